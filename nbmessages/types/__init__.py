@@ -1,0 +1,23 @@
+"""Pydantic models of the Messages API wire format (requests, responses, stream events, errors)."""
+
+from .blocks import *  # noqa: F403
+from .blocks import CacheControl, ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock
+from .events import EVENT_TYPES, StreamEvent, parse_event
+from .message import ErrorObject, ErrorResponse, Message, ModelInfo, ModelList, TokenCount, Usage
+from .params import (
+    ANTHROPIC_ONLY_FIELDS,
+    KNOWN_PLUGINS,
+    MAX_ID_LENGTH,
+    OPENROUTER_ONLY_FIELDS,
+    SAMPLING_FIELDS,
+    MessageCreateParams,
+    MessageParam,
+)
+from .validation import RequestValidationError, validate_params
+
+__all__ = [
+    "ANTHROPIC_ONLY_FIELDS", "EVENT_TYPES", "KNOWN_PLUGINS", "MAX_ID_LENGTH", "OPENROUTER_ONLY_FIELDS",
+    "SAMPLING_FIELDS", "CacheControl", "ContentBlock", "ErrorObject", "ErrorResponse", "Message",
+    "MessageCreateParams", "MessageParam", "ModelInfo", "ModelList", "RequestValidationError", "StreamEvent",
+    "TextBlock", "ThinkingBlock", "TokenCount", "ToolUseBlock", "Usage", "parse_event", "validate_params",
+]

@@ -1,0 +1,51 @@
+"""Base models: response objects keep what the server adds; request params refuse typos."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
+
+
+class WireModel(BaseModel):
+    """A response object: unknown fields a server adds later are kept, never dropped."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict, unset and None fields omitted."""
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+class ParamModel(BaseModel):
+    """A request object: an unknown key is refused, so a typo never goes out silently."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict, unset and None fields omitted."""
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+class OpenParamModel(ParamModel):
+    """A request object of an open family (server tools, plugins, replayed blocks): extras pass through."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+def type_tag(known: Iterable[str], fallback: str = "unknown") -> Callable[[Any], str]:
+    """A discriminator on ``type`` that sends unknown types to ``fallback`` instead of failing."""
+    names = frozenset(known)
+
+    def tag(value: Any) -> str:
+        t = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        return t if t in names else fallback
+
+    return tag
+
+
+def tagged(fallback: str = "unknown", tag: Callable[[Any], str] | None = None, **members: Any) -> Any:
+    """An open discriminated union over ``type``: ``tagged(text=TextBlock, unknown=UnknownBlock)``."""
+    options = tuple(Annotated[cls, Tag(name)] for name, cls in members.items())
+    return Annotated[Union[options], Discriminator(tag or type_tag(members, fallback))]  # noqa: UP007
