@@ -1,1 +1,57 @@
-"""nbmessages"""
+"""nbmessages: the Messages API (Anthropic, OpenRouter, or the embedded offline server) in Jupyter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import records
+from .build import attachment, document, image, output_format, tool_from_function
+from .client import AsyncClient, Client
+from .errors import *  # noqa: F403
+from .errors import __all__ as _errors
+from .profiles import Profile
+from .request import Request
+from .types import Message, RequestValidationError, Usage
+
+__version__ = "0.1.0"
+
+
+def _ledger_observers(options: dict[str, Any]) -> list[Any]:
+    from .ledger import observers
+
+    return observers(options)
+
+
+records.register_observer_factory(_ledger_observers)
+
+_LAZY = {
+    "usage": ("nbmessages.usage", "usage"),
+    "Ledger": ("nbmessages.ledger", "Ledger"),
+    "playground": ("nbmessages.playground", "playground"),
+    "Chat": ("nbmessages.chat", "Chat"),
+    "local": ("nbmessages.local", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # pandas, ipywidgets and the server load only when first used, so `import nbmessages` stays light
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nbmessages' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attr is None else getattr(module, attr)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbmessages``: register the %%message, %message and %nbmessages magics."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+__all__ = [
+    "AsyncClient", "Client", "Message", "Profile", "Request", "RequestValidationError", "Usage", "attachment",
+    "document", "image", "output_format", "tool_from_function", *_errors, *_LAZY,
+]

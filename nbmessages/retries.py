@@ -1,0 +1,56 @@
+"""When to retry a failed request, and how long to wait first."""
+
+from __future__ import annotations
+
+import random
+from email.utils import parsedate_to_datetime
+from time import time
+
+import httpx
+
+from .errors import APIConnectionError, APIError
+
+NEVER_RETRIED = frozenset({400, 401, 402, 403, 404, 413, 422})
+INITIAL_DELAY = 0.5
+MAX_BACKOFF = 8.0
+MAX_RETRY_WAIT = 60.0  # a server's retry-after beyond this is capped: a notebook should not hang for hours
+
+
+def should_retry(error: APIError) -> bool:
+    """Retry connection errors, timeouts, 408, 409, 429 and 5xx (529 included); obey x-should-retry."""
+    verdict = error.headers.get("x-should-retry")
+    if verdict in ("true", "false"):
+        return verdict == "true"
+    if isinstance(error, APIConnectionError):
+        return True
+    status = error.status_code or 0
+    return status not in NEVER_RETRIED and (status in (408, 409, 429) or status >= 500)
+
+
+def retry_delay(retries_done: int, headers: httpx.Headers) -> float:
+    """Seconds to wait: the server's retry-after-ms / retry-after when given, else backoff with jitter."""
+    hinted = _hinted_delay(headers)
+    if hinted is not None:
+        return min(hinted, MAX_RETRY_WAIT)
+    backoff = min(INITIAL_DELAY * 2**retries_done, MAX_BACKOFF)
+    return backoff * (1 - 0.25 * random.random())
+
+
+def _hinted_delay(headers: httpx.Headers) -> float | None:
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    after = headers.get("retry-after")
+    if after is None:
+        return None
+    try:
+        return max(float(after), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(after).timestamp() - time(), 0.0)
+    except (TypeError, ValueError):
+        return None
