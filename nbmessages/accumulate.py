@@ -7,7 +7,6 @@ block stops; tool input JSON is parsed once, at ``content_block_stop``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic_core import from_json
@@ -21,14 +20,13 @@ _JSON_BLOCKS = ("tool_use", "server_tool_use")
 class Snapshot:
     """The message as received so far, as raw dicts plus the pending pieces of open blocks."""
 
-    __slots__ = ("message", "pieces", "done", "invalid_json", "events")
+    __slots__ = ("message", "pieces", "done", "invalid_json")
 
     def __init__(self) -> None:
         self.message: dict[str, Any] | None = None
         self.pieces: dict[int, list[str]] = {}  # open blocks' text or JSON fragments
         self.done = False  # message_stop seen
         self.invalid_json: dict[int, str] = {}  # tool inputs that were not valid JSON (kept raw)
-        self.events = 0
 
     @property
     def started(self) -> bool:
@@ -74,9 +72,7 @@ class Snapshot:
 
 def accumulate(snapshot: Snapshot, event: dict[str, Any]) -> Snapshot:
     """Apply one stream event (a parsed JSON dict) to the snapshot and return it."""
-    kind = event.get("type")
-    snapshot.events += 1
-    step = _STEPS.get(kind)  # type: ignore[arg-type]
+    step = _STEPS.get(event.get("type"))  # type: ignore[arg-type]
     if step is not None:
         step(snapshot, event)
     return snapshot
@@ -135,7 +131,7 @@ def _block_stop(s: Snapshot, event: dict[str, Any]) -> None:
         return
     raw = "".join(pieces)
     try:
-        block["input"] = json.loads(raw) if raw else (block.get("input") or {})
+        block["input"] = from_json(raw) if raw else (block.get("input") or {})
     except ValueError:
         s.invalid_json[index] = raw  # e.g. cut by max_tokens: kept raw, the block's input stays {}
         block["input"] = {}

