@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 
 
 def _ledger_observers(options: dict[str, Any]) -> list[Any]:
+    if options.get("ledger") is False and options.get("budget") is None:
+        return []
     from .ledger import observers
 
     return observers(options)

@@ -11,7 +11,13 @@ from httpx_sse import EventSource, SSEError
 from pydantic_core import from_json
 
 from .accumulate import Snapshot, accumulate
-from .errors import APITimeoutError, IncompleteStreamError, MalformedStreamError, StreamError, StreamEventError
+from .errors import (
+    APITimeoutError,
+    IncompleteStreamError,
+    MalformedStreamError,
+    StreamError,
+    StreamEventError,
+)
 from .types import EVENT_TYPES, Message, parse_event
 
 Finish = Callable[["StreamBase", str, "BaseException | None"], None]
@@ -151,10 +157,10 @@ class MessageStream(StreamBase):
                 event = self._decode(sse.data, sse.event)
                 if event is not None:
                     yield event
+        except SSEError as exc:  # a subclass of TransportError: not an SSE response at all
+            raise self._fail(MalformedStreamError(str(exc))) from None
         except httpx.TransportError as exc:
             raise self._broken(exc) from exc
-        except SSEError as exc:
-            raise self._fail(MalformedStreamError(str(exc))) from None
         self._ended()
 
     def raw_events(self) -> Iterator[dict[str, Any]]:
@@ -225,10 +231,10 @@ class AsyncMessageStream(StreamBase):
                 event = self._decode(sse.data, sse.event)
                 if event is not None:
                     yield event
+        except SSEError as exc:  # a subclass of TransportError: not an SSE response at all
+            raise self._fail(MalformedStreamError(str(exc))) from None
         except httpx.TransportError as exc:
             raise self._broken(exc) from exc
-        except SSEError as exc:
-            raise self._fail(MalformedStreamError(str(exc))) from None
         self._ended()
 
     async def raw_events(self) -> AsyncIterator[dict[str, Any]]:

@@ -87,7 +87,7 @@ def problems_from_pydantic(exc: ValidationError, data: Any) -> list[Problem]:
         path, value, found = _walk_loc(err["loc"], data)
         walked.append((path.count(".") + path.count("["), path, _message(err, value, found), err))
     deepest: dict[str, int] = {}
-    for depth, path, _, err in walked:
+    for depth, path, _, _err in walked:
         root = _root_of(path)
         deepest[root] = max(deepest.get(root, 0), depth)
     out: list[Problem] = []
