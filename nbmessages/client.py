@@ -105,10 +105,12 @@ class BaseClient:
         return f"{self.base_url}/v1/{path}"
 
     def _prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
+        meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None)}
         req = Request.of(request, **params)
         self.profile.check(req, self.anthropic_version)
         if stream != bool(req.stream):
             req = req.replace(stream=stream or None)
+        req._call_meta = meta  # recorded with the call, never sent
         for observer in self.observers:
             observer.before_request(req)
         return req
@@ -158,6 +160,7 @@ class BaseClient:
         retries: int = 0,
         streamed: bool = False,
     ) -> None:
+        meta = getattr(req, "_call_meta", {})
         headers = response.headers if response is not None else getattr(error, "headers", httpx.Headers())
         record = records.CallRecord(
             started_at=started_at,
@@ -174,7 +177,8 @@ class BaseClient:
             duration=duration,
             retries=retries,
             session_id=req.session_id,
-            tags=dict(self.tags),
+            chat=meta.get("chat"),
+            tags={**self.tags, **(meta.get("tags") or {})},
             params=req,
             error_message=str(error) if error is not None else None,
         )
@@ -258,7 +262,7 @@ class Client(BaseClient):
 
 
 class Messages:
-    """``client.messages``."""
+    """``client.messages``; every method also takes ``chat=`` and ``tags=``, recorded with the call, not sent."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -362,7 +366,7 @@ class AsyncClient(BaseClient):
 
 
 class AsyncMessages:
-    """``client.messages`` of the async client."""
+    """``client.messages`` of the async client; ``chat=`` and ``tags=`` as in the sync one."""
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
