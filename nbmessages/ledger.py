@@ -51,8 +51,9 @@ CREATE INDEX calls_ts ON calls (ts);
 """
 
 _V2 = """
-CREATE TABLE frame_cache (           -- columnar (Parquet) snapshots of calls for fast usage(), derived data
-    max_rowid INTEGER PRIMARY KEY, n_rows INTEGER NOT NULL, data BLOB NOT NULL
+CREATE TABLE frame_cache (           -- columnar (Parquet) snapshots of old calls for fast usage(), derived data
+    max_rowid INTEGER PRIMARY KEY, min_rowid INTEGER NOT NULL, version INTEGER NOT NULL,
+    n_rows INTEGER NOT NULL, last_id TEXT NOT NULL, data BLOB NOT NULL
 );
 """
 
@@ -210,7 +211,7 @@ class Ledger:
     def rows(self, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Raw rows as dicts (for small queries; use nbmessages.usage() for analysis)."""
         cur = self.connection.execute(f"SELECT {', '.join(COLUMNS)} FROM calls {where}", params)
-        return [dict(zip(COLUMNS, r)) for r in cur]
+        return [dict(zip(COLUMNS, r, strict=True)) for r in cur]
 
     def usage(self, **filters: Any) -> Any:
         """This ledger's calls as a pandas DataFrame (see nbmessages.usage.usage)."""
