@@ -1,0 +1,40 @@
+"""The embedded local Messages API server: an offline deterministic model, faults, record and replay.
+
+``start()`` runs one in a background thread and returns its handle; ``shared()`` is the process-wide one
+the client falls back to when nothing else is configured.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from .cassette import Cassette
+from .config import DEFAULT_PACE, DEFAULT_TTFT, MAX_BODY_SIZE, ServerConfig
+from .runner import LocalServer
+from .tokens import count_input_tokens
+
+__all__ = ["Cassette", "LocalServer", "ServerConfig", "count_input_tokens", "shared", "start"]
+
+_shared: LocalServer | None = None
+_shared_lock = threading.Lock()
+
+
+def start(host: str = "127.0.0.1", port: int = 0, *, pace: float = DEFAULT_PACE, ttft: float = DEFAULT_TTFT,
+          key: str | None = None, replay: str | Path | None = None, record: str | Path | None = None,
+          upstream: str | None = None, fault: str | None = None, fault_rate: float = 1.0, seed: int = 0,
+          max_body_size: int = MAX_BODY_SIZE, stall_cap: float = 120.0, slow_start: float = 5.0) -> LocalServer:
+    """Start a local server (port 0 picks a free port); returns once it accepts connections."""
+    config = ServerConfig(pace=pace, ttft=ttft, key=key, max_body_size=max_body_size, fault=fault,
+                          fault_rate=fault_rate, seed=seed, stall_cap=stall_cap, slow_start=slow_start,
+                          replay=replay, record=record, upstream=upstream)
+    return LocalServer(config, host, port).start()
+
+
+def shared() -> LocalServer:
+    """The process-wide offline server at the default pace, started on first use (thread-safe)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = start()
+        return _shared

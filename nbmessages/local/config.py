@@ -1,0 +1,38 @@
+"""Settings of one local server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PACE = 150.0  # tokens per second, about what a mid-size model streams
+DEFAULT_TTFT = 0.3
+MAX_BODY_SIZE = 32 * 1024 * 1024  # the API's request size limit
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How a local server answers: pace, auth, limits, faults, and replay or record mode."""
+
+    pace: float = DEFAULT_PACE
+    ttft: float = DEFAULT_TTFT
+    key: str | None = None
+    max_body_size: int = MAX_BODY_SIZE
+    fault: str | None = None
+    fault_rate: float = 1.0
+    seed: int = 0
+    stall_cap: float = 120.0
+    slow_start: float = 5.0
+    replay: str | Path | None = None
+    record: str | Path | None = None
+    upstream: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pace < 0 or self.ttft < 0:
+            raise ValueError("pace and ttft must be >= 0")
+        if not 0 <= self.fault_rate <= 1:
+            raise ValueError("fault_rate must be between 0 and 1")
+        if self.record is not None and not self.upstream:
+            raise ValueError("record mode needs upstream=URL (where to forward requests)")
+        if self.record is not None and self.replay is not None:
+            raise ValueError("choose replay or record, not both")
