@@ -110,9 +110,16 @@ def _chosen_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     if choice.get("type") == "tool":
         return [t for t in tools if t["name"] == choice.get("name")][:1]
     prompt = text_of(last_user(body).get("content")).lower()
-    mentioned = [t for t in tools if t["name"].lower() in prompt or t["name"].lower().replace("_", " ") in prompt]
+    places = {t["name"]: _mention(prompt, t["name"].lower()) for t in tools}
+    mentioned = sorted((t for t in tools if places[t["name"]] >= 0), key=lambda t: places[t["name"]])
     chosen = mentioned or tools[:1]
     return chosen[:1] if choice.get("disable_parallel_tool_use") else chosen
+
+
+def _mention(prompt: str, name: str) -> int:
+    """Where the prompt first names a tool (``get_weather`` or ``get weather``), -1 if it does not."""
+    places = [p for p in (prompt.find(name), prompt.find(name.replace("_", " "))) if p >= 0]
+    return min(places, default=-1)
 
 
 def _tool_calls(body: dict[str, Any], seed: str) -> list[Draft]:
