@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -133,6 +134,11 @@ class Ledger:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
+        _live.add(self)
+
+    def __del__(self) -> None:
+        if getattr(self, "_conn", None) is not None and self._pid == os.getpid():
+            self._conn.close()  # sqlite3 connections sit in a reference cycle: close now, not at some gc
 
     def __repr__(self) -> str:
         return f"Ledger({self.path!r})"
@@ -142,11 +148,13 @@ class Ledger:
     @property
     def connection(self) -> sqlite3.Connection:
         """The open connection (reopened after a fork, schema migrated on first use)."""
-        if self._conn is None or self._pid != os.getpid():
+        conn = self._conn
+        if conn is None or self._pid != os.getpid():
             with self._lock:
                 if self._conn is None or self._pid != os.getpid():
                     self._conn, self._pid = self._open(), os.getpid()
-        return self._conn
+                conn = self._conn
+        return conn
 
     def _open(self) -> sqlite3.Connection:
         """Open, configure and migrate the database."""
@@ -271,6 +279,22 @@ def _retry_locked(action: Any, attempts: int = 50) -> Any:
             if "locked" not in str(exc) or i == attempts - 1:
                 raise
             time.sleep(0.05)
+
+
+_live: weakref.WeakSet[Ledger] = weakref.WeakSet()
+_inherited: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child, set aside the parent's connections: closing them here could corrupt its WAL."""
+    for led in list(_live):
+        if led._conn is not None:
+            _inherited.append(led._conn)
+            led._conn = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # -- default ledgers and the client's observers --------------------------------------------------

@@ -255,8 +255,10 @@ def _contents(conn: sqlite3.Connection, rowids: list[int]) -> list[Any]:
 def export_frame(ledger: Ledger, path: Path) -> int:
     """Write all of a ledger's calls (content included) to .csv or .parquet; returns the row count."""
     df = usage(ledger=ledger)
-    df["content"] = [t for (t,) in ledger.connection.execute("SELECT content FROM calls ORDER BY rowid")]
-    df["content"] = df["content"].astype("str")
+    raw = ledger.connection.execute("SELECT model, content FROM calls ORDER BY rowid").fetchall()
+    df["model"] = [m for m, _ in raw]  # as stored: None when no answer came
+    df["content"] = [c for _, c in raw]
+    df = df.astype({"model": "category", "content": "str"})
     suffix = path.suffix.lower()
     if suffix == ".csv":
         df.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
