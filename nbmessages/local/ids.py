@@ -22,6 +22,11 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
+def answer_seed(body: dict[str, Any]) -> str:
+    """The hash the answer's ids derive from: the body less ``stream``, so both forms share their ids."""
+    return body_hash({k: v for k, v in body.items() if k != "stream"})
+
+
 def _base58(digest: bytes, length: int) -> str:
     number = int.from_bytes(digest, "big")
     chars = []

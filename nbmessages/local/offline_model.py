@@ -34,7 +34,7 @@ class Reply:
 
 def respond(body: dict[str, Any]) -> Reply:
     """The offline model's answer to a validated request body (same body, same answer)."""
-    seed = ids.body_hash(body)
+    seed = ids.answer_seed(body)
     drafts = _thinking(body, seed) + _answer(body, seed)
     return _limit(drafts, body.get("max_tokens"), body.get("stop_sequences") or [])
 

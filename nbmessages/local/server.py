@@ -177,7 +177,7 @@ def build_message(state: ServerState, body: dict[str, Any], openrouter: bool) ->
     model = str(body["model"])
     usage = anthropic_usage(state.cache.account(body), reply.output_tokens, reply.thinking_tokens)
     message: dict[str, Any] = {
-        "id": ids.derived_id("msg", ids.body_hash(body)), "type": "message", "role": "assistant", "model": model,
+        "id": ids.derived_id("msg", ids.answer_seed(body)), "type": "message", "role": "assistant", "model": model,
         "content": reply.content, "stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence,
         "stop_details": None, "container": None, "usage": usage,
     }

@@ -35,11 +35,10 @@ class Pace:
 
 
 def _start_message(message: dict[str, Any]) -> dict[str, Any]:
-    usage = message["usage"]
-    start_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-                                         "cache_creation", "service_tier") if k in usage}
+    # cost is known only at the end: OpenRouter's stream usage carries none
+    usage = {k: v for k, v in message["usage"].items() if k not in ("cost", "cost_details", "is_byok")}
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "stop_details": None}
-    start["usage"] = {**start_usage, "output_tokens": 1}
+    start["usage"] = {**usage, "output_tokens": 1, "output_tokens_details": None}
     return start
 
 
