@@ -1,0 +1,134 @@
+"""usage(): typed DataFrame, filters, summaries, cache savings, latency, plots, columnar snapshots."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import datetime, timedelta, timezone
+
+import matplotlib
+import pandas as pd
+import pytest
+from _ledger_records import SONNET_COST, record
+
+from nbmessages import usage as U
+from nbmessages.ledger import Ledger
+
+matplotlib.use("Agg")
+DAY1 = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def ledger(tmp_path) -> Ledger:
+    led = Ledger(tmp_path / "u.sqlite")
+    led.record(record(when=DAY1, session_id="s1", chat="a", tags={"cell": "1"}))
+    led.record(record(when=DAY1 + timedelta(hours=1), session_id="s1", chat="a", ttft=0.5, duration=3.0))
+    led.record(record("claude-haiku-4-5", when=DAY1 + timedelta(days=1), session_id="s2", chat="b",
+                      usage={"input_tokens": 100, "output_tokens": 1000}, tags={"cell": "2"}))
+    led.record(record("claude-haiku-4-5", when=DAY1 + timedelta(days=1), with_message=False,
+                      outcome="overloaded_error", status_code=529, session_id="s2", chat="b", ttft=None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        led.record(record("mystery-model-u1", when=DAY1 + timedelta(days=2), session_id="s3", chat="b"))
+    return led
+
+
+def test_dtypes(ledger) -> None:
+    df = U.usage(ledger=ledger)
+    assert len(df) == 5
+    assert str(df["timestamp"].dtype) == "datetime64[us, UTC]"
+    for col in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "retries"):
+        assert df[col].dtype == "Int64", col
+    for col in ("model", "provider", "profile", "outcome", "cost_source"):
+        assert df[col].dtype == "category", col
+    assert df["cost_usd"].dtype == "float64" and df["streamed"].dtype == "boolean"
+    assert df["cost_usd"].isna().sum() == 2  # the error and the unknown model
+    assert df["input_tokens"].isna().sum() == 1
+    assert df.loc[3, "model"] == "claude-haiku-4-5"  # no answer: the requested model
+
+
+def test_filters(ledger) -> None:
+    assert len(U.usage(ledger=ledger, since=DAY1 + timedelta(days=1))) == 3
+    assert len(U.usage(ledger=ledger, since="2025-03-01", until="2025-03-02")) == 2
+    assert len(U.usage(ledger=ledger, model="claude-haiku-4-5")) == 2
+    assert len(U.usage(ledger=ledger, model=["claude-haiku-4-5", "claude-sonnet-4-5"])) == 4
+    assert len(U.usage(ledger=ledger, session="s1")) == 2
+    assert len(U.usage(ledger=ledger, chat="b")) == 3
+    assert len(U.usage(ledger=ledger, tags={"cell": "2"})) == 1
+    assert len(U.usage(ledger=ledger, tags={"notebook": "a.ipynb"})) == 3
+
+
+def test_content_column(tmp_path) -> None:
+    led = Ledger(tmp_path / "c.sqlite")
+    led.record(record(), log_content=True)
+    led.record(record())
+    df = U.usage(ledger=led, content=True)
+    assert df["content"][0]["response"]["content"][0]["text"] == "Hello" and df["content"][1] is None
+
+
+def test_summaries(ledger) -> None:
+    df = U.usage(ledger=ledger)
+    bm = U.by_model(df)
+    assert bm.index[0] == "claude-sonnet-4-5"
+    sonnet = bm.loc["claude-sonnet-4-5"]
+    assert sonnet["calls"] == 2 and sonnet["cost_usd"] == pytest.approx(2 * SONNET_COST)
+    assert sonnet["usd_per_1k_output"] == pytest.approx(SONNET_COST / 500 * 1000)
+    assert bm.loc["claude-haiku-4-5", "errors"] == 1
+    assert pd.isna(bm.loc["mystery-model-u1", "cost_usd"]) and bm.loc["mystery-model-u1", "unpriced_calls"] == 1
+    day = U.by_day(df)
+    assert list(day["calls"]) == [2, 2, 1] and str(day.index.dtype) == "datetime64[us, UTC]"
+    assert list(U.by_session(df)["calls"]) == [2, 2, 1]
+    assert U.by_chat(df).loc["b", "calls"] == 3
+    assert U.cost_per_1k_output(df)["claude-sonnet-4-5"] == pytest.approx(0.02445)
+
+
+def test_cache_savings(ledger) -> None:
+    saved = U.cache_savings(U.usage(ledger=ledger))
+    row = saved.loc["claude-sonnet-4-5"]
+    assert row["cache_read_tokens"] == 4000
+    assert row["read_savings_usd"] == pytest.approx(4000 * (3.0 - 0.3) / 1e6)
+    assert row["write_premium_usd"] == pytest.approx(600 * (3.75 - 3.0) / 1e6)
+    assert row["net_savings_usd"] == pytest.approx(row["read_savings_usd"] - row["write_premium_usd"])
+
+
+def test_latency_percentiles(ledger) -> None:
+    lat = U.latency(U.usage(ledger=ledger))
+    assert lat.loc["claude-sonnet-4-5", "duration_p50"] == pytest.approx(2.125)
+    assert list(lat.columns) == ["duration_p50", "duration_p90", "duration_p99", "ttft_p50", "ttft_p90", "ttft_p99"]
+    overall = U.latency(U.usage(ledger=ledger), by=None)
+    assert len(overall) == 1 and overall["ttft_p50"].iloc[0] == pytest.approx(0.25)
+
+
+def test_plots_return_axes(ledger) -> None:
+    from matplotlib.axes import Axes
+
+    df = U.usage(ledger=ledger)
+    for plot in (U.plot_spend, U.plot_by_model, U.plot_tokens):
+        assert isinstance(plot(df), Axes)
+
+
+def test_columnar_snapshots_match_the_rows(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("pyarrow")
+    monkeypatch.setattr(U, "CHUNK_ROWS", 3)
+    led = Ledger(tmp_path / "s.sqlite")
+    for i in range(4):
+        led.record(record(retries=i, when=DAY1 + timedelta(minutes=i)))
+    first = U.usage(ledger=led)  # snapshots rows 1-4
+    assert led.connection.execute("SELECT count(*) FROM frame_cache").fetchone() == (1,)
+    led.record(record("claude-haiku-4-5", retries=9, tags={"k": "v"}))
+    second = U.usage(ledger=led)
+    assert len(second) == 5 and list(second["retries"]) == [0, 1, 2, 3, 9]
+    pd.testing.assert_frame_equal(second.iloc[:4], first, check_dtype=False, check_categorical=False)
+    assert [t.name for t in second.dtypes] == [t.name for t in first.dtypes]
+    assert json.loads(second["tags"].iloc[4]) == {"k": "v"}
+    led.connection.execute("DELETE FROM calls WHERE retries = 1")  # snapshots go stale: rebuilt
+    assert list(U.usage(ledger=led)["retries"]) == [0, 2, 3, 9]
+
+
+def test_import_nbmessages_does_not_import_pandas() -> None:
+    import subprocess
+    import sys
+
+    code = "import nbmessages, nbmessages.ledger, nbmessages.budget, nbmessages.usage, sys; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
