@@ -10,6 +10,8 @@ import io
 import json
 import math
 import sqlite3
+import sys
+import types
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -454,3 +456,13 @@ def plot_tokens(df: pd.DataFrame, by: str = "model", ax: Axes | None = None) -> 
 def now_utc() -> datetime:
     """The current UTC time (handy for usage(since=...))."""
     return datetime.now(timezone.utc)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as usage(): ``import nbmessages.usage`` rebinds ``nbmessages.usage`` to it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return usage(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

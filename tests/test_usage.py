@@ -132,3 +132,9 @@ def test_import_nbmessages_does_not_import_pandas() -> None:
     code = "import nbmessages, nbmessages.ledger, nbmessages.budget, nbmessages.usage, sys; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_module_is_callable_as_usage(ledger) -> None:
+    import nbmessages.usage
+
+    assert len(nbmessages.usage(ledger=ledger, chat="a")) == 2
