@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import warnings
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from . import records
 from .config import Settings, resolve
 from .errors import APIConnectionError, APIError, APITimeoutError, error_from_response
 from .profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
+from .recording import recording, replay_base_url
 from .request import Request
 from .retries import retry_delay, should_retry
 from .streaming import AsyncMessageStream, MessageStream, StreamBase
@@ -45,12 +48,18 @@ class BaseClient:
         budget: float | None = None,
         tags: dict[str, str] | None = None,
         log_content: bool = False,
+        record: str | Path | None = None,
+        replay: str | Path | None = None,
     ) -> None:
         if anthropic_version not in ANTHROPIC_VERSIONS:
             allowed = ", ".join(repr(v) for v in ANTHROPIC_VERSIONS)
             raise ValueError(f"anthropic_version: {anthropic_version!r} is not supported; use one of {allowed}")
         if max_retries < 0:
             raise ValueError(f"max_retries: must be 0 or more (got {max_retries})")
+        replay = replay or os.environ.get("NBMESSAGES_REPLAY")
+        if replay and not base_url:
+            base_url = replay_base_url(replay)
+        self._record_path = record or os.environ.get("NBMESSAGES_RECORD")
         self._settings: Settings = resolve(api_key, base_url, profile)
         self.anthropic_version = anthropic_version
         self.default_headers = dict(default_headers or {})
@@ -229,6 +238,8 @@ class Client(BaseClient):
                  http_client: httpx.Client | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
         self._http = http_client or httpx.Client(timeout=self.timeout)
+        if self._record_path:
+            recording(self._http, self._record_path)
         self.messages = Messages(self)
         self.models = Models(self)
 
@@ -333,6 +344,8 @@ class AsyncClient(BaseClient):
                  http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout)
+        if self._record_path:
+            recording(self._http, self._record_path)
         self.messages = AsyncMessages(self)
         self.models = AsyncModels(self)
 
