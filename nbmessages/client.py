@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 import warnings
@@ -23,6 +24,8 @@ from .request import Request
 from .retries import retry_delay, should_retry
 from .streaming import AsyncMessageStream, MessageStream, StreamBase
 from .types import Message, ModelInfo, ModelList, RequestValidationError, TokenCount
+
+log = logging.getLogger("nbmessages")
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
@@ -153,7 +156,9 @@ class BaseClient:
         """The wait before the next attempt, or raise the error when it is final."""
         if attempt >= self.max_retries or not should_retry(error):
             raise error
-        return retry_delay(attempt, error.headers)
+        delay = retry_delay(attempt, error.headers)
+        log.info("%s; retrying in %.1f s (retry %d of %d)", error, delay, attempt + 1, self.max_retries)
+        return delay
 
     def _record(
         self,

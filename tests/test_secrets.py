@@ -43,6 +43,11 @@ def test_canary_never_leaks(caplog: pytest.LogCaptureFixture, monkeypatch: pytes
     shown = [repr(client), str(client.api_key), repr(client.api_key), repr(client._settings), repr(client.profile)]
     shown.append(repr(AsyncClient(api_key=CANARY, base_url="http://api.test")))
     client.messages.create(model="m", max_tokens=5, messages="hello")
+    retrying = Client(api_key=CANARY, base_url="http://api.test", max_retries=1,
+                      http_client=httpx.Client(transport=httpx.MockTransport(answer)))
+    with pytest.raises(errors.APIConnectionError):
+        retrying._send(httpx.Request("POST", "http://api.test/fail", headers=retrying._headers(False)))
+    assert "retrying in" in caplog.text
     for prompt, error in [("unauthorised", errors.AuthenticationError), ("broken", errors.IncompleteStreamError)]:
         with pytest.raises(error) as info:
             with client.messages.stream(model="m", max_tokens=5, messages=prompt) as stream:
