@@ -218,7 +218,7 @@ class _Generator:
             if schema.get("uniqueItems") and item in out:
                 item = _vary(item, len(out))
             out.append(item)
-        if "contains" in schema and count and not high == 0:
+        if "contains" in schema and out:
             out[-1] = self.value(schema["contains"], name, depth + 1)
         return out
 

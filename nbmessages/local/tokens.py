@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,8 +195,3 @@ def count_input_tokens(body: dict[str, Any]) -> int:
     (thinking text, answer text, and tool calls as name + JSON input + 5).
     """
     return sum(piece.tokens for piece in prompt_pieces(body))
-
-
-def pieces_tokens(pieces: Iterator[Piece] | list[Piece]) -> int:
-    """The total tokens of some pieces."""
-    return sum(p.tokens for p in pieces)
