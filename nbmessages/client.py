@@ -236,6 +236,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class _Call:
+    """One call's clock and its record, whichever way it ends."""
+
+    def __init__(self, client: BaseClient, req: Request, streamed: bool = False) -> None:
+        self.client, self.req, self.streamed = client, req, streamed
+        self.started_at, self.t0 = _now(), time.perf_counter()
+
+    def failed(self, error: APIError) -> None:
+        """Record a call that failed before any answer arrived."""
+        self.client._record(self.req, self.started_at, error.error_type or "error", error=error,
+                            streamed=self.streamed, duration=time.perf_counter() - self.t0,
+                            retries=getattr(error, "retries", 0))
+
+    def succeeded(self, response: httpx.Response, retries: int) -> Message:
+        """The message of a whole (non-streamed) answer, recorded."""
+        message = self.client._message_from(self.req, response)
+        self.client._record(self.req, self.started_at, "ok", message=message, response=response,
+                            duration=time.perf_counter() - self.t0, retries=retries)
+        return message
+
+
 class Client(BaseClient):
     """The synchronous client: ``client.messages.create / stream / count_tokens``, ``client.models.list``."""
 
@@ -290,17 +311,13 @@ class Messages:
         if c._should_stream(req):
             with self._stream(req) as stream:
                 return stream.get_final_message()
-        started_at, t0 = _now(), time.perf_counter()
+        call = _Call(c, req)
         try:
             response, retries = c._send(c._http_request("messages", c._body(req), stream=False))
         except APIError as error:
-            c._record(req, started_at, error.error_type or "error", error=error,
-                      duration=time.perf_counter() - t0, retries=getattr(error, "retries", 0))
+            call.failed(error)
             raise
-        message = c._message_from(req, response)
-        duration = time.perf_counter() - t0
-        c._record(req, started_at, "ok", message=message, response=response, duration=duration, retries=retries)
-        return message
+        return call.succeeded(response, retries)
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> MessageStream:
         """Open a stream: ``with client.messages.stream(...) as s: for text in s.text_stream: ...``."""
@@ -308,18 +325,17 @@ class Messages:
 
     def _stream(self, req: Request) -> MessageStream:
         c = self._client
-        started_at, t0 = _now(), time.perf_counter()
+        call = _Call(c, req, streamed=True)
         body = c._body(req if req.stream else req.replace(stream=True))
 
         def opener() -> tuple[httpx.Response, int]:
             try:
                 return c._send(c._http_request("messages", body, stream=True), stream=True)
             except APIError as error:
-                c._record(req, started_at, error.error_type or "error", error=error, streamed=True,
-                          duration=time.perf_counter() - t0, retries=getattr(error, "retries", 0))
+                call.failed(error)
                 raise
 
-        return MessageStream(opener, c._finish_stream(req, started_at), t0)
+        return MessageStream(opener, c._finish_stream(req, call.started_at), call.t0)
 
     def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
@@ -396,17 +412,13 @@ class AsyncMessages:
         if c._should_stream(req):
             async with self._stream(req) as stream:
                 return await stream.get_final_message()
-        started_at, t0 = _now(), time.perf_counter()
+        call = _Call(c, req)
         try:
             response, retries = await c._send(c._http_request("messages", c._body(req), stream=False))
         except APIError as error:
-            c._record(req, started_at, error.error_type or "error", error=error,
-                      duration=time.perf_counter() - t0, retries=getattr(error, "retries", 0))
+            call.failed(error)
             raise
-        message = c._message_from(req, response)
-        duration = time.perf_counter() - t0
-        c._record(req, started_at, "ok", message=message, response=response, duration=duration, retries=retries)
-        return message
+        return call.succeeded(response, retries)
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> AsyncMessageStream:
         """Open a stream: ``async with client.messages.stream(...) as s: async for t in s.text_stream: ...``."""
@@ -414,18 +426,17 @@ class AsyncMessages:
 
     def _stream(self, req: Request) -> AsyncMessageStream:
         c = self._client
-        started_at, t0 = _now(), time.perf_counter()
+        call = _Call(c, req, streamed=True)
         body = c._body(req if req.stream else req.replace(stream=True))
 
         async def opener() -> tuple[httpx.Response, int]:
             try:
                 return await c._send(c._http_request("messages", body, stream=True), stream=True)
             except APIError as error:
-                c._record(req, started_at, error.error_type or "error", error=error, streamed=True,
-                          duration=time.perf_counter() - t0, retries=getattr(error, "retries", 0))
+                call.failed(error)
                 raise
 
-        return AsyncMessageStream(opener, c._finish_stream(req, started_at), t0)
+        return AsyncMessageStream(opener, c._finish_stream(req, call.started_at), call.t0)
 
     async def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""

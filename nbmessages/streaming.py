@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -90,6 +91,16 @@ class StreamBase:
             err = IncompleteStreamError(f"the connection broke mid-stream: {exc or type(exc).__name__}")
         return self._fail(err)
 
+    @contextmanager
+    def _wire_errors(self) -> Iterator[None]:
+        """Turn what the wire throws mid-stream into stream errors that carry the partial message."""
+        try:
+            yield
+        except SSEError as exc:  # a subclass of TransportError: not an SSE response at all
+            raise self._fail(MalformedStreamError(str(exc))) from None
+        except httpx.TransportError as exc:
+            raise self._broken(exc) from exc
+
     def _fail(self, exc: StreamError) -> StreamError:
         exc.partial_message = self._snapshot.to_message()
         exc.request_id = exc.request_id or self.request_id
@@ -152,15 +163,11 @@ class MessageStream(StreamBase):
         return self._events
 
     def _iter_events(self, response: httpx.Response) -> Iterator[dict[str, Any]]:
-        try:
+        with self._wire_errors():
             for sse in EventSource(response).iter_sse():
                 event = self._decode(sse.data, sse.event)
                 if event is not None:
                     yield event
-        except SSEError as exc:  # a subclass of TransportError: not an SSE response at all
-            raise self._fail(MalformedStreamError(str(exc))) from None
-        except httpx.TransportError as exc:
-            raise self._broken(exc) from exc
         self._ended()
 
     def raw_events(self) -> Iterator[dict[str, Any]]:
@@ -226,15 +233,11 @@ class AsyncMessageStream(StreamBase):
         return self._events
 
     async def _iter_events(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-        try:
+        with self._wire_errors():
             async for sse in EventSource(response).aiter_sse():
                 event = self._decode(sse.data, sse.event)
                 if event is not None:
                     yield event
-        except SSEError as exc:  # a subclass of TransportError: not an SSE response at all
-            raise self._fail(MalformedStreamError(str(exc))) from None
-        except httpx.TransportError as exc:
-            raise self._broken(exc) from exc
         self._ended()
 
     async def raw_events(self) -> AsyncIterator[dict[str, Any]]:
