@@ -136,5 +136,7 @@ class LiveDisplay:
 
 def _body(plain: str) -> str:
     """The plain rendering without its footer and notes (those change at the end)."""
+    if plain.startswith("── "):
+        return ""
     cut = plain.find("\n\n── ")
     return plain if cut < 0 else plain[:cut]

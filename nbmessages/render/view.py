@@ -15,10 +15,19 @@ from .status import Status, error_markdown, error_plain, footer_parts, stop_note
 Content = Any  # a Message, a Snapshot, a stream, a list of block dicts or models, or None
 
 
+class Transcript:
+    """Several pieces rendered as one (a tool loop's steps, then the live stream); the last names the model."""
+
+    def __init__(self, *parts: Content) -> None:
+        self.parts = parts
+
+
 def content_of(content: Content) -> tuple[list[dict[str, Any]], dict[str, Any] | None, frozenset[int]]:
     """Blocks as dicts, the message-level fields, and the indices of blocks still streaming in."""
     if content is None:
         return [], None, frozenset()
+    if isinstance(content, Transcript):
+        return _joined(content.parts)
     if hasattr(content, "snapshot") and isinstance(content.snapshot, Snapshot):
         content = content.snapshot
     if isinstance(content, Snapshot):
@@ -29,6 +38,18 @@ def content_of(content: Content) -> tuple[list[dict[str, Any]], dict[str, Any] |
         raw = content.get("content")
         return _blocks([raw] if isinstance(raw, str) else raw or []), None, frozenset()
     return _blocks(content), None, frozenset()
+
+
+def _joined(parts: tuple[Content, ...]) -> tuple[list[dict[str, Any]], dict[str, Any] | None, frozenset[int]]:
+    blocks: list[dict[str, Any]] = []
+    open_indices: set[int] = set()
+    message = None
+    for part in parts:
+        more, fields_, opened = content_of(part)
+        open_indices.update(len(blocks) + i for i in opened)
+        blocks += more
+        message = fields_ or message
+    return blocks, message, frozenset(open_indices)
 
 
 def _fields(m: Message) -> dict[str, Any]:
