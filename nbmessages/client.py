@@ -89,6 +89,11 @@ class BaseClient:
         return self._settings.api_key
 
     @property
+    def budget(self) -> Any:
+        """The budget guard of this client (``client.budget.limit = 10`` raises it), or None."""
+        return next((o for o in self.observers if hasattr(o, "limit")), None)
+
+    @property
     def uses_embedded_server(self) -> bool:
         """Whether this client talks to the embedded offline server because nothing was configured."""
         return self._settings.embedded

@@ -123,8 +123,21 @@ OPENROUTER = Profile(
     fields_dropped=ANTHROPIC_ONLY_FIELDS,
     service_tiers=("flex", "priority", "fast", "default"),
 )
-LOCAL = Profile("local", key_env=("NBMESSAGES_API_KEY",), auth="both")
-COMPATIBLE = Profile("compatible", key_env=("NBMESSAGES_API_KEY", "ANTHROPIC_API_KEY"), auth="both")
+# the embedded server's /v1 answers like Anthropic's API, so it gets Anthropic's field rules
+LOCAL = Profile(
+    "local",
+    key_env=("NBMESSAGES_API_KEY",),
+    auth="both",
+    fields_dropped=OPENROUTER_ONLY_FIELDS,
+    service_tiers=("auto", "standard_only"),
+)
+# Anthropic-format servers (LiteLLM, vLLM, llama.cpp's): OpenRouter's extras mean nothing there
+COMPATIBLE = Profile(
+    "compatible",
+    key_env=("NBMESSAGES_API_KEY", "ANTHROPIC_API_KEY"),
+    auth="both",
+    fields_dropped=OPENROUTER_ONLY_FIELDS,
+)
 PROFILES = {p.name: p for p in (ANTHROPIC, OPENROUTER, LOCAL, COMPATIBLE)}
 
 

@@ -244,3 +244,23 @@ def test_record_then_replay_byte_for_byte(server, tmp_path: Path):
         assert s.get_final_message() == live_stream
     with pytest.raises(errors.APIStatusError, match="no recorded interaction"):
         ask(replayer, "never recorded")
+
+
+def test_budget_refuses_past_the_limit_and_can_be_raised(server, ledger):
+    from nbmessages.budget import BudgetExceededError
+
+    c = Client(base_url=server.base_url + "/api", api_key="sk-or-test", ledger=ledger, budget=0.0001)
+    with pytest.warns(UserWarning):
+        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300, messages="spend " * 50)
+    with pytest.raises(BudgetExceededError, match="budget"):
+        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300, messages="more")
+    c.budget.limit = 10
+    assert c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=50, messages="more").text
+
+
+def test_openrouter_only_fields_are_not_sent_to_the_local_v1(server):
+    c = client(server)
+    with pytest.warns(UserWarning, match="OpenRouter-only"):
+        message = c.messages.create(model="m", max_tokens=100, messages="route me", session_id="s",
+                                    provider={"order": ["anthropic"]}, models=["a/b"])
+    assert message.text
