@@ -34,7 +34,7 @@ logger = logging.getLogger("nbmessages.local")
 
 MODELS = (
     ("claude-opus-4-8", "Claude Opus 4.8"), ("claude-sonnet-4-6", "Claude Sonnet 4.6"),
-    ("claude-haiku-4-5", "Claude Haiku 4.5"), ("nbmessages-offline", "nbmessages offline model"),
+    ("claude-sonnet-4-5", "Claude Sonnet 4.5"), ("claude-haiku-4-5", "Claude Haiku 4.5"), ("nbmessages-offline", "nbmessages offline model"),
 )
 
 
