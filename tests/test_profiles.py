@@ -8,7 +8,7 @@ import warnings
 import httpx
 import pytest
 
-from nbmessages import Client, Profile, RequestValidationError
+from nbmessages import Client, Profile, Request, RequestValidationError
 from nbmessages.config import configured_keys, resolve
 from nbmessages.profiles import guess_profile
 from nbmessages.testing import message_events, sse
@@ -157,3 +157,11 @@ def test_profile_guess_and_custom_profile():
     assert cap.requests[0].headers["x-team"] == "a"
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         resolve(profile="nope")
+
+
+def test_the_body_sent_is_exactly_the_request_body():
+    cap = Capture()
+    req = Request(model="m", max_tokens=5, messages="x", system="be brief", temperature=0.2,
+                  stop_sequences=["END"], metadata={"user_id": "u-1"}, extra_body={"later_field": True})
+    client(cap, api_key="k", profile="anthropic").messages.create(req)
+    assert cap.body == req.to_body()
