@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -85,15 +86,19 @@ class MessageMagics(Magics):
             line, prompt = opts.split_line(self.message.parser, line)
         else:
             prompt = cell
-        try:
-            args = parse_argstring(self.message, line)
-            if args.help:
-                print(self.message.__doc__)
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                args = opts.unquote(parse_argstring(self.message, line))
+                if args.help:
+                    print(self.message.__doc__)
+                    return None
+                return self._run(args, prompt)
+            except (UsageError, OSError, ValueError, *SHOWN_ERRORS) as exc:
+                show_error(exc)
                 return None
-            return self._run(args, prompt)
-        except (UsageError, OSError, ValueError, *SHOWN_ERRORS) as exc:
-            show_error(exc)
-            return None
+            finally:
+                for w in caught:  # one line each, without the file paths a warning shows by default
+                    print(f"nbmessages: {str(w.message).removeprefix('nbmessages: ')}", file=sys.stderr)
 
     @line_magic
     def nbmessages(self, line: str) -> None:
@@ -118,19 +123,20 @@ class MessageMagics(Magics):
             print(warning, file=sys.stderr)
         request = Request(messages=[*Chat(name, history).messages, {"role": "user", "content": plan.content}],
                           **plan.params)
+        client = s.client(plan.profile)
         if args.dry_run:
-            show_json("Dry run: nothing was sent", [("request body", request.to_body())])
+            sent = request.replace(stream=True) if plan.stream else request
+            body = client.profile.body(sent, sent.extra_body)
+            show_json(f"Dry run: nothing was sent (profile {client.profile.name})", [("request body", body)])
             return None
         s.plans[name] = plan
-        outcome = LiveCall(s.client(plan.profile), request, stream=plan.stream, chat=name,
+        outcome = LiveCall(client, request, stream=plan.stream, chat=name,
                            max_rounds=plan.max_rounds).run()
         if outcome.ok and outcome.loop is not None:
             chat.turns[:] = [*history, {"role": "user", "content": plan.content}, *outcome.loop.turns]
         s.current_chat, s.last_message = name, outcome.final
         if plan.raw:
-            show_json("Raw exchange", [(f"{kind} {i}", body) for i, (req, msg) in enumerate(outcome.exchanges, 1)
-                                       for kind, body in (("request", req.to_body()),
-                                                          ("response", msg.to_dict() if msg else None))])
+            show_json("Raw exchange", _exchange(client, outcome.exchanges))
         return self._result(plan, outcome, ns)
 
     def _plan(self, args: Any, prompt: str, ns: dict[str, Any], chat: str) -> opts.Plan:
@@ -164,6 +170,15 @@ class MessageMagics(Magics):
         if plan.out and final is not None:
             ns[plan.out] = parsed if parsed is not None else final
         return parsed  # None (nothing echoed) unless structured output parsed: then the object is the result
+
+
+def _exchange(client: Any, exchanges: list[tuple[Request, Any]]) -> list[tuple[str, Any]]:
+    """Each request body as sent to the profile, and the message that answered it."""
+    out = []
+    for i, (req, message) in enumerate(exchanges, 1):
+        out.append((f"request {i}", client.profile.body(req, req.extra_body)))
+        out.append((f"response {i}", message.to_dict() if message is not None else None))
+    return out
 
 
 def load_ipython_extension(ipython: Any) -> None:

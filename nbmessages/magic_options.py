@@ -55,6 +55,22 @@ def split_line(parser: Any, line: str) -> tuple[str, str]:
     return line[:pos], line[pos:].strip()
 
 
+def unquote(args: Any) -> Any:
+    """Strip the quotes IPython's argument splitter leaves on values (``-s "Be brief"``)."""
+    for key, value in vars(args).items():
+        if isinstance(value, str):
+            setattr(args, key, _unquote(value))
+        elif isinstance(value, list):
+            setattr(args, key, [_unquote(v) if isinstance(v, str) else v for v in value])
+    return args
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def lookup(ns: Mapping[str, Any], name: str, what: str) -> Any:
     """A value from the user namespace, or a UsageError naming what was looked for."""
     if name not in ns:

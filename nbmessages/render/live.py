@@ -9,6 +9,7 @@ output (nbval ignores ``update_display_data``) then see exactly what a saved not
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import uuid
@@ -51,7 +52,13 @@ class IPythonPublisher:
 
 
 def display_mode() -> str:
-    """``live`` under a kernel or any shell that keeps display handles, ``text`` in a terminal or plain Python."""
+    """``live`` under a kernel or any shell that keeps display handles, ``text`` in a terminal or plain Python.
+
+    ``NBMESSAGES_DISPLAY=live|text`` overrides the guess.
+    """
+    forced = os.environ.get("NBMESSAGES_DISPLAY")
+    if forced in ("live", "text"):
+        return forced
     try:
         from IPython import get_ipython
     except ImportError:
