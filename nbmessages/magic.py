@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from . import magic_options as opts
 from .chat import Chat
 from .live_call import SHOWN_ERRORS, LiveCall
 from .render import IPythonPublisher, error_markdown, error_plain
-from .render.blocks import pretty_json
+from .render.blocks import shorten_data
 from .request import Request
-from .session import Session
+from .session import DEFAULT_CHAT, Session
 from .settings_magic import SettingsCommands
 
 _session: Session | None = None
@@ -37,8 +38,9 @@ def show_error(error: BaseException) -> None:
 
 def show_json(title: str, sections: list[tuple[str, Any]]) -> None:
     """Display JSON documents under headings (the dry run, the raw exchange); base64 shortened."""
-    md = [f"**{title}**"] + [f"*{head}*\n\n```json\n{pretty_json(body, 200_000)}\n```" for head, body in sections]
-    plain = [title] + [f"{head}:\n{pretty_json(body, 200_000)}" for head, body in sections]
+    texts = [(head, json.dumps(shorten_data(body), ensure_ascii=False, indent=2)) for head, body in sections]
+    md = [f"**{title}**"] + [f"*{head}*\n\n```json\n{text}\n```" for head, text in texts]
+    plain = [title] + [f"{head}:\n{text}" for head, text in texts]
     IPythonPublisher().show({"text/markdown": "\n\n".join(md) + "\n", "text/plain": "\n\n".join(plain)})
 
 
@@ -75,12 +77,15 @@ class MessageMagics(Magics):
     @argument("--no-vars", action="store_true", help="send {braces} as written (no variable filling)")
     @argument("--retry", action="store_true", help="drop the chat's last answer and ask again")
     @argument("-h", "--help", action="store_true", help="show this help")
+    @no_var_expand  # IPython would fill {name} and $name in the line itself; our templating does it safely
     @line_cell_magic
     def message(self, line: str, cell: str | None = None) -> Any:
         """Ask the model: the cell (or the rest of the line) is the prompt; the answer streams in below.
 
         ``{name}``, ``{name.attr}`` and ``{name[key]}`` naming a notebook variable are filled in; other
-        braces are sent unchanged. Chats continue across cells; ``%message --retry`` asks again.
+        braces are sent unchanged. Cells continue the default chat (``--chat NAME`` for others, ``--new`` to
+        start over); ``%message --retry`` asks the last question again. A line prompt ending in ``?`` is
+        taken by IPython as a help request: use the cell form for those.
         """
         if cell is None:
             line, prompt = opts.split_line(self.message.parser, line)
@@ -113,7 +118,7 @@ class MessageMagics(Magics):
     def _run(self, args: Any, prompt: str) -> Any:
         s = session()
         ns = self.shell.user_ns
-        name = args.chat or s.current_chat
+        name = args.chat or (s.current_chat if args.retry else DEFAULT_CHAT)
         chat = s.chat(name)
         if args.retry:
             plan, history = self._retry(args, name, chat)

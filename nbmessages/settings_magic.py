@@ -67,7 +67,7 @@ class SettingsCommands:
             ("base_url", s.base_url or "default"), ("max_tokens", str(s.max_tokens)),
             ("budget", s.budget_status()), ("keys", keys),
             ("chats", ", ".join(f"{n} ({len(c)} turns)" for n, c in s.chats.items()) or "none"),
-            ("current chat", s.current_chat),
+            ("last used chat", s.current_chat),
         ]
         show(*_table(rows))
 
@@ -137,7 +137,7 @@ class SettingsCommands:
         show(md, "\n".join(f"{i}  {n}" for i, n in rows))
 
     def chats(self, rest: str) -> None:
-        rows = [(n, f"{len(c)} turns" + (" (current)" if n == self.s.current_chat else "")) for n, c in
+        rows = [(n, f"{len(c)} turns" + (" (last used)" if n == self.s.current_chat else "")) for n, c in
                 self.s.chats.items()]
         show(*_table(rows or [("(none)", "")]))
 

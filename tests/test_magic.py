@@ -189,6 +189,13 @@ def test_templating_fills_variables_and_no_vars_keeps_them(ip):
     assert "Tell me about {city}" in cell.markdown and cell.stderr == ""
 
 
+def test_line_magic_is_not_expanded_by_ipython(ip):
+    ip.user_ns.update(city="Lisbon", cost=5)
+    cell = run(ip, "%message --no-vars Keep {city} and $cost as written")
+    assert "Keep {city} and $cost as written" in cell.markdown
+    assert "Visit Lisbon" in run(ip, "%message Visit {city}").markdown
+
+
 def test_no_stream_raw_and_out(ip):
     cell = run(ip, "%%message --no-stream --raw -o answer\nHi there")
     assert not [u for u in cell.updates if "You wrote" in u.get("text/markdown", "")]  # no streamed updates

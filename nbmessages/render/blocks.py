@@ -75,6 +75,18 @@ def shorten(value: Any, limit: int = MAX_STRING_CHARS) -> Any:
     return value
 
 
+OPAQUE_KEYS = ("data", "encrypted_content", "encrypted_stdout", "signature")
+
+
+def shorten_data(value: Any, limit: int = MAX_STRING_CHARS) -> Any:
+    """A copy with long opaque strings (base64 ``data``, signatures) cut; prose stays whole."""
+    if isinstance(value, dict):
+        return {k: (shorten(v, limit) if k in OPAQUE_KEYS else shorten_data(v, limit)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shorten_data(v, limit) for v in value]
+    return value
+
+
 def _fenced(body: str, lang: str = "") -> str:
     ticks = "```"
     while ticks in body:  # a fence longer than any run of backticks inside
