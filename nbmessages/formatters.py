@@ -55,3 +55,13 @@ def register_formatters(ip: Any) -> None:
     for cls in DISPLAYED:
         formatters["text/markdown"].for_type(cls, _markdown)
         formatters["text/plain"].for_type(cls, _pretty)
+
+
+def register_if_running() -> None:
+    """Register the formatters when imported inside a running IPython (never imports IPython itself)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        register_formatters(shell)

@@ -424,3 +424,11 @@ def test_rich_display_of_message_usage_and_blocks(ip):
     assert "You wrote" in data["text/markdown"]
     data, _ = ip.display_formatter.format(nbmessages.magic.session().chat())
     assert "chat `default`" in data["text/markdown"]
+
+
+def test_register_if_running(ip):
+    from nbmessages.formatters import register_if_running
+
+    register_if_running()  # idempotent; the shell is running, so Messages render as Markdown
+    message = nbmessages.Message.model_validate({"content": [{"type": "text", "text": "hi $5"}]})
+    assert "hi \\$5" in ip.display_formatter.format(message)[0]["text/markdown"]
