@@ -105,11 +105,18 @@ class Playground(widgets.VBox):
         self.output = widgets.HBox(layout=widgets.Layout(width="100%", align_items="stretch"))
         self.code_area = widgets.HTML(layout=widgets.Layout(display="none"))
         self._wire()
+        self._css_classes()
         buttons = widgets.HBox([self.send_button, self.stop_button, self.edit_button, self.clear_button,
                                 self.code_button, self.refresh_button])
         compare_row = widgets.HBox([self.compare_toggle, widgets.Label("models (2–4):"), self.compare_models])
         self.children = [self.key_entry.box, c.panel(), compare_row, self.prompt, buttons,
                          widgets.HBox([self.usage, self.notice]), self.output, self.code_area]
+
+    def _css_classes(self) -> None:
+        """Stable class names for styling and for browser tests."""
+        self.add_class("nbmessages-playground")
+        for name in ("prompt", "send_button", "stop_button", "output", "usage", "code_area"):
+            getattr(self, name).add_class("nbmessages-" + name.replace("_button", "").replace("_", "-"))
 
     def _wire(self) -> None:
         self.send_button.on_click(lambda _b: self.send())
