@@ -52,13 +52,18 @@ CREATE INDEX calls_ts ON calls (ts);
 """
 
 _V2 = """
-CREATE TABLE frame_cache (           -- columnar (Parquet) snapshots of old calls for fast usage(), derived data
+CREATE TABLE frame_cache (           -- columnar (Parquet) snapshots of old calls (dropped again by V3)
     max_rowid INTEGER PRIMARY KEY, min_rowid INTEGER NOT NULL, version INTEGER NOT NULL,
     n_rows INTEGER NOT NULL, last_id TEXT NOT NULL, data BLOB NOT NULL
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+_V3 = """
+-- usage() now reads the calls column-wise through ADBC, fast enough without snapshots: drop them
+DROP TABLE IF EXISTS frame_cache;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"

@@ -1,23 +1,23 @@
 """Usage analysis in pandas: the ledger as a typed DataFrame, summaries, cache savings, latency and plots.
 
 pandas (and matplotlib, pyarrow) are imported lazily, so ``import nbmessages`` never imports them.
-Large ledgers are read fast through a columnar cache (Parquet snapshots of old rows, kept in the ledger).
+File ledgers are read column-wise in C through the ADBC SQLite driver (Arrow), so a million calls take about a second.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import sqlite3
 import sys
 import types
+import warnings
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import prices
-from .ledger import COLUMNS, Ledger, get_ledger, to_micros
+from .ledger import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, Ledger, get_ledger, to_micros
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,35 +32,38 @@ FLOATS = ("ttft", "duration", "output_tps", "cost_usd")
 STRINGS = ("id", "message_id", "request_id", "generation_id", "session_id", "error_message", "tags")
 TOKEN_KINDS = {"input_tokens": "input (uncached)", "cache_creation_tokens": "cache write",
                "cache_read_tokens": "cache read", "output_tokens": "output"}
-CHUNK_ROWS = 50_000  # rows per columnar snapshot
 TimeLike = datetime | date | str | None
 
 
 # -- reading ---------------------------------------------------------------------------------------
 
+PARALLEL_ROWS = 200_000  # from this many rows, ADBC reads rowid ranges on several threads
 
-def _select() -> tuple[str, list[tuple[str, str]]]:
-    """The cold-path SELECT (NULL numbers as -1 sentinels) and its numpy record dtype."""
+
+def _select() -> tuple[list[str], list[tuple[str, str]]]:
+    """The columns usage() reads (never content) as SQL expressions, and their numpy record dtype."""
     text = [c for c in COLUMNS if c in CATEGORIES + STRINGS and c != "model"]
-    exprs = ["rowid", "ts", "ifnull(model, model_requested)", "ifnull(streamed, -1)"] + text
-    dtype = [("rowid", "i8"), ("ts", "i8"), ("model", "O"), ("streamed", "i1")] + [(c, "O") for c in text]
-    exprs += [f"ifnull({c}, -1)" for c in INTEGERS] + [f"ifnull({c}, -1.0)" for c in FLOATS]
+    exprs = ["rowid", "ts", "ifnull(model, model_requested)", "streamed", *text, *INTEGERS, *FLOATS]
+    dtype = [("rowid", "i8"), ("ts", "i8"), ("model", "O"), ("streamed", "i8")] + [(c, "O") for c in text]
     dtype += [(c, "i8") for c in INTEGERS] + [(c, "f8") for c in FLOATS]
-    return ", ".join(exprs), dtype
+    return exprs, dtype
 
 
-def _read_rows(conn: sqlite3.Connection, after_rowid: int) -> pd.DataFrame:
-    """Rows past a rowid as a typed DataFrame, converted column-wise in numpy (no per-row Python)."""
+def _read_rows(conn: sqlite3.Connection) -> pd.DataFrame:
+    """Every call through sqlite3 (the portable path: in-memory ledgers, or no ADBC driver), converted in numpy."""
     import numpy as np
     import pandas as pd
 
-    sql, dtype = _select()
-    arr = np.fromiter(conn.execute(f"SELECT {sql} FROM calls WHERE rowid > ? ORDER BY rowid", (after_rowid,)),
-                      dtype=dtype)
-    data: dict[str, Any] = {"rowid": arr["rowid"]}
-    data["timestamp"] = pd.to_datetime(arr["ts"], unit="us", utc=True)
-    for name in (n for n, _ in dtype[2:] if n not in ("streamed",) + INTEGERS + FLOATS):
-        data[name] = arr[name]
+    exprs, dtype = _select()
+    sql = ", ".join(  # NULL numbers as -1 sentinels, so each column fills one typed numpy array
+        f"ifnull({e}, -1)" if k == "i8" and e not in ("rowid", "ts") else f"ifnull({e}, -1.0)" if k == "f8" else e
+        for e, (_, k) in zip(exprs, dtype, strict=True)
+    )
+    arr = np.fromiter(conn.execute(f"SELECT {sql} FROM calls ORDER BY rowid"), dtype=dtype)
+    data: dict[str, Any] = {"rowid": arr["rowid"], "timestamp": pd.to_datetime(arr["ts"], unit="us", utc=True)}
+    for name, kind in dtype[2:]:
+        if kind == "O":
+            data[name] = arr[name]
     data["streamed"] = pd.arrays.BooleanArray(arr["streamed"] == 1, arr["streamed"] < 0)
     for name in INTEGERS:
         values = arr[name].copy()
@@ -72,13 +75,63 @@ def _read_rows(conn: sqlite3.Connection, after_rowid: int) -> pd.DataFrame:
     return _typed(pd.DataFrame(data))
 
 
+def _read_arrow(path: str, conn: sqlite3.Connection) -> pd.DataFrame:
+    """Every call of a file ledger read column-wise in C (ADBC SQLite driver into Arrow), several threads at once."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import adbc_driver_sqlite.dbapi as adbc
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    exprs, dtype = _select()
+    # ADBC infers each column's type from the values of a first batch: a typed first row (rowid 0, dropped
+    # below) keeps an all-NULL start from typing a text or real column as int64.
+    typed_row = ", ".join(
+        f"{'0' if k == 'i8' else '0.0' if k == 'f8' else chr(39) * 2} AS {n}" for n, k in dtype
+    )
+    sql = (f"SELECT {typed_row} UNION ALL SELECT {', '.join(exprs)} FROM calls"
+           " WHERE rowid > ? AND rowid <= ? ORDER BY 1")
+    lo, hi, n = conn.execute("SELECT ifnull(min(rowid), 1) - 1, ifnull(max(rowid), 0), count(*) FROM calls").fetchone()
+    parts = max(1, min(os.cpu_count() or 1, 4, n // PARALLEL_ROWS))
+    bounds = [lo + (hi - lo) * i // parts for i in range(parts + 1)]
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+
+    def read(i: int) -> pa.Table:
+        with adbc.connect(uri) as db, db.cursor() as cur:
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # wait, as the ledger does, on a busy WAL
+            cur.execute(sql, (bounds[i], bounds[i + 1]))
+            return cur.fetch_arrow_table().slice(1)
+
+    if parts == 1:
+        tables = [read(0)]
+    else:
+        with ThreadPoolExecutor(parts) as pool:
+            tables = list(pool.map(read, range(parts)))
+    table = pa.concat_tables(tables)
+    columns: dict[str, Any] = {"rowid": table["rowid"],
+                               "timestamp": table["ts"].cast(pa.timestamp("us", tz="UTC")),
+                               "streamed": pc.equal(table["streamed"], 1)}
+    for name in table.column_names[4:]:
+        columns[name] = pc.dictionary_encode(table[name]) if name in CATEGORIES else table[name]
+    columns["model"] = pc.dictionary_encode(table["model"])
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
+    df = pa.table(columns).to_pandas(types_mapper=mapper)
+    df["rowid"] = df["rowid"].astype("int64")
+    return _typed(df)
+
+
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     """The frame with the ledger's dtypes, in ledger column order."""
     for name in CATEGORIES:
         if df[name].dtype != "category":
             df[name] = df[name].astype("category")
+        elif not df[name].cat.categories.is_monotonic_increasing:  # Arrow keeps first-seen order: sort
+            df[name] = df[name].cat.reorder_categories(sorted(df[name].cat.categories))
     for name in STRINGS:
-        df[name] = df[name].astype("str")
+        if df[name].dtype != "str":
+            df[name] = df[name].astype("str")
     for name in INTEGERS:
         df[name] = df[name].astype("Int64")
     for name in FLOATS:
@@ -88,92 +141,18 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df[order]
 
 
-def _snapshots(conn: sqlite3.Connection) -> tuple[list[bytes], int]:
-    """The valid columnar snapshots (oldest first) and the last rowid they cover; stale ones are dropped."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    rows = conn.execute(
-        "SELECT min_rowid, max_rowid, n_rows, last_id, data FROM frame_cache WHERE version = ? ORDER BY max_rowid",
-        (version,),
-    ).fetchall()
-    blobs, covered, total = [], 0, 0
-    for lo, hi, n, last_id, blob in rows:
-        total += n
-        ok = lo == covered and conn.execute("SELECT id FROM calls WHERE rowid = ?", (hi,)).fetchone() == (last_id,)
-        if not ok:
-            break
-        blobs.append(blob)
-        covered = hi
-    if len(blobs) != len(rows) or (covered and _count_upto(conn, covered) != sum(r[2] for r in rows[: len(blobs)])):
-        _drop_snapshots(conn)
-        return [], 0
-    return blobs, covered
-
-
-def _count_upto(conn: sqlite3.Connection, rowid: int) -> int:
-    """How many calls have a rowid up to this one."""
-    return conn.execute("SELECT count(*) FROM calls WHERE rowid <= ?", (rowid,)).fetchone()[0]
-
-
-def _drop_snapshots(conn: sqlite3.Connection) -> None:
-    """Forget all columnar snapshots (best effort)."""
-    try:
-        conn.execute("DELETE FROM frame_cache")
-    except sqlite3.OperationalError:
-        pass
-
-
-def _save_snapshot(conn: sqlite3.Connection, df: pd.DataFrame, after_rowid: int) -> None:
-    """Store rows as a Parquet snapshot, if nobody else extended the snapshots meanwhile (best effort)."""
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    hi = int(df["rowid"].iloc[-1])
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        top = conn.execute("SELECT ifnull(max(max_rowid), 0) FROM frame_cache WHERE version = ?", (version,))
-        if top.fetchone()[0] == after_rowid:
-            conn.execute(
-                "INSERT INTO frame_cache (version, min_rowid, max_rowid, n_rows, last_id, data)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (version, after_rowid, hi, len(df), df["id"].iloc[-1], buf.getvalue()),
-            )
-        conn.execute("COMMIT")
-    except sqlite3.OperationalError:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-
-
-def _has_pyarrow() -> bool:
-    """Whether pyarrow (for Parquet snapshots) is installed."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _all_calls(ledger: Ledger) -> pd.DataFrame:
-    """Every call of a ledger: columnar snapshots plus the newer rows, snapshotting them when many."""
-    import pandas as pd
-
+    """Every call of a ledger as a typed DataFrame: through ADBC for a file ledger, else through sqlite3."""
     conn = ledger.connection
-    cached = _has_pyarrow()
-    blobs, covered = _snapshots(conn) if cached else ([], 0)
-    tail = _read_rows(conn, covered)
-    if cached and len(tail) >= CHUNK_ROWS:
-        _save_snapshot(conn, tail, covered)
-    if not blobs:
-        return tail
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tables = [pq.read_table(io.BytesIO(b)) for b in blobs]
-    if len(tail):
-        tables.append(pa.Table.from_pandas(tail, schema=tables[0].schema, preserve_index=False))
-    table = pa.concat_tables(tables).unify_dictionaries()
-    df = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
-    df["rowid"] = df["rowid"].astype("int64")
-    return _typed(df)
+    if ledger.path != MEMORY:
+        try:
+            return _read_arrow(ledger.path, conn)
+        except ImportError:
+            pass  # no ADBC driver or pyarrow: the portable path gives the same frame, only slower
+        except Exception as exc:  # noqa: BLE001 - e.g. a value ADBC cannot type: the portable path is exact
+            warnings.warn(f"nbmessages: fast read of {ledger.path!r} failed ({exc}); reading through sqlite3",
+                          stacklevel=3)
+    return _read_rows(conn)
 
 
 def _utc(value: TimeLike) -> pd.Timestamp | None:
@@ -315,7 +294,7 @@ def read_export(path: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
 def _summary(df: pd.DataFrame, key: Any) -> pd.DataFrame:
     """Calls, errors, tokens, cost and cost per 1,000 output tokens per group."""
     frame = df.assign(
-        error=df["outcome"].astype("str") != "ok",
+        error=(df["outcome"] != "ok").to_numpy(dtype=bool),
         unpriced=df["cost_usd"].isna(),
     )
     out = frame.groupby(key, observed=True, sort=True).agg(

@@ -1,4 +1,4 @@
-"""usage(): typed DataFrame, filters, summaries, cache savings, latency, plots, columnar snapshots."""
+"""usage(): typed DataFrame, filters, summaries, cache savings, latency, plots, the Arrow (ADBC) read."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from _ledger_records import SONNET_COST, record
 
 from nbmessages import usage as U
-from nbmessages.ledger import Ledger
+from nbmessages.ledger import COLUMNS, Ledger
 
 matplotlib.use("Agg")
 DAY1 = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
@@ -107,22 +107,48 @@ def test_plots_return_axes(ledger) -> None:
         assert isinstance(plot(df), Axes)
 
 
-def test_columnar_snapshots_match_the_rows(tmp_path, monkeypatch) -> None:
-    pytest.importorskip("pyarrow")
-    monkeypatch.setattr(U, "CHUNK_ROWS", 3)
-    led = Ledger(tmp_path / "s.sqlite")
-    for i in range(4):
-        led.record(record(retries=i, when=DAY1 + timedelta(minutes=i)))
-    first = U.usage(ledger=led)  # snapshots rows 1-4
-    assert led.connection.execute("SELECT count(*) FROM frame_cache").fetchone() == (1,)
-    led.record(record("claude-haiku-4-5", retries=9, tags={"k": "v"}))
-    second = U.usage(ledger=led)
-    assert len(second) == 5 and list(second["retries"]) == [0, 1, 2, 3, 9]
-    pd.testing.assert_frame_equal(second.iloc[:4], first, check_dtype=False, check_categorical=False)
-    assert [t.name for t in second.dtypes] == [t.name for t in first.dtypes]
-    assert json.loads(second["tags"].iloc[4]) == {"k": "v"}
-    led.connection.execute("DELETE FROM calls WHERE retries = 1")  # snapshots go stale: rebuilt
-    assert list(U.usage(ledger=led)["retries"]) == [0, 2, 3, 9]
+def _bulk_rows(n: int, start: int = 0) -> list[tuple]:
+    """n raw ledger rows: the first 1,500 without answer or text, so ADBC's type inference meets NULLs first."""
+    rows = []
+    for i in range(start, start + n):
+        ok = i >= 1500
+        row = dict.fromkeys(COLUMNS)
+        row.update(id=f"id-{i:06d}", ts=U.to_micros(DAY1) + i * 1_000_000, outcome="ok" if ok else "overloaded_error",
+                   model_requested=["claude-sonnet-4-5", "claude-haiku-4-5"][i % 2], streamed=None if i % 5 else i % 2)
+        if ok:
+            row.update(model=row["model_requested"], provider="Anthropic", profile="anthropic", chat=f"c{i % 3}",
+                       session_id=f"s{i // 100}", message_id=f"msg_{i}", error_message=None if i % 7 else "odd",
+                       input_tokens=i, output_tokens=i % 11 or None, cache_read_tokens=0, retries=i % 2,
+                       ttft=0.25, duration=1.5, output_tps=10.0, cost_usd=i / 1e6, cost_source="price_table",
+                       tags=json.dumps({"i": i % 4}), stop_reason="end_turn")
+        rows.append(tuple(row[c] for c in COLUMNS))
+    return rows
+
+
+def test_arrow_read_matches_the_sqlite3_read(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("adbc_driver_sqlite")
+    monkeypatch.setattr(U, "PARALLEL_ROWS", 1000)  # several threads, each with its own NULL-first rows
+    led = Ledger(tmp_path / "a.sqlite")
+    assert len(U._read_arrow(led.path, led.connection)) == 0  # empty ledger
+    led.insert_rows(_bulk_rows(3000))
+    led.record(record(retries=9, tags={"k": "v"}))
+    led.connection.execute("DELETE FROM calls WHERE rowid % 97 = 0")  # gaps in the rowids
+    arrow = U._read_arrow(led.path, led.connection)
+    plain = U._read_rows(led.connection)
+    pd.testing.assert_frame_equal(arrow, plain)
+    assert len(arrow) == 3001 - 3001 // 97 and arrow["rowid"].is_monotonic_increasing
+    assert arrow["error_message"].notna().sum() > 0 and arrow["streamed"].isna().sum() > 0
+    assert list(arrow["model"].cat.categories) == ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    df = U.usage(ledger=led)  # the arrow path, as usage() reads a file ledger
+    pd.testing.assert_frame_equal(df, plain.drop(columns="rowid"))
+    assert json.loads(df["tags"].iloc[-1]) == {"k": "v"} and df["retries"].iloc[-1] == 9
+
+
+def test_memory_ledger_reads_through_sqlite3() -> None:
+    led = Ledger(":memory:")
+    led.insert_rows(_bulk_rows(50, start=1490))
+    df = U.usage(ledger=led)
+    assert len(df) == 50 and df["input_tokens"].isna().sum() == 10 and str(df["timestamp"].dtype) == "datetime64[us, UTC]"
 
 
 def test_import_nbmessages_does_not_import_pandas() -> None:
@@ -138,3 +164,15 @@ def test_module_is_callable_as_usage(ledger) -> None:
     import nbmessages.usage
 
     assert len(nbmessages.usage(ledger=ledger, chat="a")) == 2
+
+
+def test_a_failed_fast_read_warns_and_reads_through_sqlite3(ledger, monkeypatch) -> None:
+    expected = U.usage(ledger=ledger)
+
+    def broken(path, conn):
+        raise OSError("[SQLite] Type mismatch in column 6")
+
+    monkeypatch.setattr(U, "_read_arrow", broken)
+    with pytest.warns(UserWarning, match="reading through sqlite3"):
+        df = U.usage(ledger=ledger)
+    pd.testing.assert_frame_equal(df, expected)
