@@ -57,3 +57,7 @@ __all__ = [
     "AsyncClient", "Client", "Message", "Profile", "Request", "RequestValidationError", "Usage", "attachment",
     "document", "image", "output_format", "tool_from_function", *_errors, *_LAZY,
 ]
+
+from .formatters import register_if_running  # noqa: E402 - rich display when imported inside a running IPython
+
+register_if_running()
