@@ -397,14 +397,27 @@ def _axes(ax: Axes | None) -> Axes:
 
 
 def plot_spend(df: pd.DataFrame, freq: str = "D", ax: Axes | None = None) -> Axes:
-    """Spend per period (bars) and cumulative spend (line), in USD."""
+    """Spend per period (bars, each over its period) and cumulative spend (line), in USD."""
+    import matplotlib.dates as mdates
+    import pandas as pd
+
     ax = _axes(ax)
     spend = df.set_index("timestamp")["cost_usd"].resample(freq).sum()
-    ax.bar(spend.index, spend.to_numpy(), width=0.8 * _period_days(freq), label=f"spend per {freq}")
-    ax.plot(spend.index, spend.cumsum().to_numpy(), color="C1", marker=".", label="cumulative")
+    period = pd.Timedelta(days=_period_days(freq))
+    ax.bar(spend.index, spend.to_numpy(), width=0.8 * period / pd.Timedelta(days=1), align="edge",
+           label=f"spend per {_PERIODS.get(freq, freq)}")
+    ax.plot(spend.index + 0.4 * period, spend.cumsum().to_numpy(), color="C1", marker=".", label="cumulative")
+    if len(spend) == 1:  # a lone bar: show the periods around it, not a zoom into one
+        ax.set_xlim(spend.index[0] - period, spend.index[0] + 2 * period)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set(ylabel="USD", title="Spend over time")
-    ax.legend()
+    ax.legend(loc="upper left")
     return ax
+
+
+_PERIODS = {"D": "day", "h": "hour", "min": "minute", "W": "week"}
 
 
 def _period_days(freq: str) -> float:
