@@ -198,7 +198,7 @@ def test_send_streams_the_answer_drawn_by_the_shared_renderer(server: Any) -> No
     blocks = render_bundle([b.to_dict() for b in message.content], html=True)["text/html"]  # blocks, no footer
     inner = blocks.removeprefix('<div class="nbmessages">').removesuffix("</div>").strip()
     assert inner in html  # the same HTML as the magic, not a second renderer
-    assert "🧑 you" in html and "<p>Hello there</p>" in html
+    assert "<b>You</b>" in html and "<p>Hello there</p>" in html
     ex = pg.last_exchanges[0]  # and the whole answer is the renderer's output for the exchange
     assert render_bundle(Transcript(*ex.parts()), ex.status(), html=True)["text/html"] in html
 

@@ -28,7 +28,7 @@ class KeyEntry:
         self.note = widgets.HTML()
         self.key.observe(self._typed, "value")
         self.button.on_click(lambda _button: self.take())
-        self.box = widgets.VBox([widgets.HBox([widgets.Label("🔑 API key"), self.key, self.profile, self.button]),
+        self.box = widgets.VBox([widgets.HBox([widgets.Label("API key"), self.key, self.profile, self.button]),
                                  self.note])
 
     def _typed(self, change: dict) -> None:

@@ -19,7 +19,7 @@ def _html(content: object, status: Status | None = None) -> str:
 
 def user_html(ex: Exchange) -> str:
     """The prompt of an exchange, as the renderer draws a user turn."""
-    return f'<div class="nbmessages-you" style="{USER_STYLE}"><b>🧑 you</b>{_html(ex.prompt_turn)}</div>'
+    return f'<div class="nbmessages-you" style="{USER_STYLE}"><b>You</b>{_html(ex.prompt_turn)}</div>'
 
 
 def answer_html(ex: Exchange) -> str:
