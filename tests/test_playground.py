@@ -340,6 +340,8 @@ def test_stop_ends_the_stream_within_a_second_and_keeps_the_partial_answer(slow:
     assert partial.startswith("This is the") and len(partial) > 20
     assert "what the request asked for" not in partial.lower()  # cut short: the full answer goes on
     assert "Interrupted" in pg.columns[0].answer.value
+    rows = nbmessages.usage().query("message_id == @pg.last_message.id")  # the ledger has the stopped call
+    assert rows["outcome"].tolist() == ["interrupted"] and rows["chat"].tolist() == ["playground"]
     # the partial answer stays in the conversation
     history = pg.threads[0].history()
     assert history[1]["role"] == "assistant" and history[1]["content"][0]["text"] == partial.rstrip()
