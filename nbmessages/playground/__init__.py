@@ -1,6 +1,7 @@
 """``nbmessages.playground(**defaults)``: an ipywidgets playground for the Messages API, tested in a browser.
 
-Modules: ``widget`` (the Playground), ``controls`` and ``fields`` (settings widgets), ``keys`` (key entry),
+Modules: ``widget`` (the Playground), ``controls`` and ``fields`` (settings widgets), ``columns`` (answer
+columns and compare), ``keys`` (key entry),
 ``sender`` (one streamed exchange and its tool loop), ``conversation`` (exchanges and history), ``view``
 (HTML through the shared renderer), ``code`` (get code), ``settings`` (plain settings → request), ``loop``
 (the kernel's event loop, or a private one in a thread).

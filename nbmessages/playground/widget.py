@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,40 +13,14 @@ from ..client import AsyncClient, Client
 from ..request import Request
 from ..types import Message
 from . import code as codegen
+from .columns import MAX_COLUMNS, Column, compare_settings, settings_for_tags
 from .controls import Controls
 from .conversation import Exchange, Thread
 from .keys import KeyEntry
 from .loop import Job
 from .sender import run_exchange
 from .settings import label, normalise, request_params
-from .view import ThreadView, session_html, stats_html
-
-UPDATE_INTERVAL = 0.1  # at most 10 redraws a second per column
-MAX_COLUMNS = 4
-
-
-class Column:
-    """One answer column: its conversation, a title, a usage line and the rendered conversation."""
-
-    def __init__(self, thread: Thread, titled: bool) -> None:
-        self.thread = thread
-        self.view = ThreadView()
-        self.title = widgets.HTML(f"<b>{html.escape(label(thread.overrides))}</b>" if titled else "")
-        self.stats = widgets.HTML()
-        self.answer = widgets.HTML(self.view.html(thread))
-        self.box = widgets.VBox([self.title, self.stats, self.answer],
-                                layout=widgets.Layout(flex="1 1 0", min_width="0", overflow="auto",
-                                                      border="1px solid #ddd" if titled else "", padding="4px"))
-        self._last = float("-inf")
-
-    def refresh(self, force: bool = False) -> None:
-        """Redraw from the thread (at most ``1 / UPDATE_INTERVAL`` times a second unless forced)."""
-        now = time.monotonic()
-        if not force and now - self._last < UPDATE_INTERVAL:
-            return
-        self._last = now
-        self.answer.value = self.view.html(self.thread)
-        self.stats.value = stats_html(self.thread.last)
+from .view import session_html
 
 
 class Playground(widgets.VBox):
@@ -68,9 +41,8 @@ class Playground(widgets.VBox):
         prompt = defaults.pop("prompt", "")
         self._build(prompt)
         self.controls.apply(normalise(defaults))
-        self.compare_settings = [self._column_settings(c) for c in compare or ()]
-        if compare:
-            self._check_compare_count(len(self.compare_settings))
+        self.compare_settings = compare_settings(compare or [])
+        if self.compare_settings:
             self.compare_models.value = [c.get("model") or self.model.value for c in self.compare_settings]
             self.compare_toggle.value = True
         self.refresh_models()
@@ -143,7 +115,8 @@ class Playground(widgets.VBox):
     def refresh_models(self) -> list[str]:
         """Offer the backend's models (``GET /v1/models``) in the model box; free text stays allowed."""
         try:
-            names = [m.id for m in self._lister().models.list()]
+            with self._lister() as lister:
+                names = [m.id for m in lister.models.list()]
         except Exception:  # noqa: BLE001 - a backend without /v1/models still takes any model name
             names = []
         self.controls.set_model_options(names)
@@ -187,23 +160,8 @@ class Playground(widgets.VBox):
 
     # -- compare
 
-    def _column_settings(self, item: Any) -> dict[str, Any]:
-        return {"model": item} if isinstance(item, str) else normalise(dict(item))
-
-    @staticmethod
-    def _check_compare_count(count: int) -> None:
-        if not 2 <= count <= MAX_COLUMNS:
-            raise ValueError(f"compare: give 2 to {MAX_COLUMNS} models or settings (got {count})")
-
     def _compare_tags_changed(self, change: dict) -> None:
-        pool = list(self.compare_settings)
-        settings = []
-        for tag in change["new"]:
-            found = next((s for s in pool if s.get("model", self.model.value) == tag), None)
-            if found is not None:
-                pool.remove(found)
-            settings.append(found or {"model": tag})
-        self.compare_settings = settings
+        self.compare_settings = settings_for_tags(change["new"], self.compare_settings, self.model.value)
         self._rebuild_columns()
 
     @property
