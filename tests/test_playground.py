@@ -194,7 +194,7 @@ def test_send_streams_the_answer_drawn_by_the_shared_renderer(server: Any) -> No
     pg = make(server)
     message = ask(pg, "Hello there")
     assert message.text.startswith("This is the **nbmessages offline model**")
-    html = pg.columns[0].answer.value
+    html = pg.columns[0].html
     blocks = render_bundle([b.to_dict() for b in message.content], html=True)["text/html"]  # blocks, no footer
     inner = blocks.removeprefix('<div class="nbmessages">').removesuffix("</div>").strip()
     assert inner in html  # the same HTML as the magic, not a second renderer
@@ -221,7 +221,7 @@ def test_the_usage_line_is_live_while_streaming(slow: Any) -> None:
     try:
         wait_for(lambda: live_text(pg), 10, "streamed text")
         wait_for(lambda: "streaming…" in pg.columns[0].stats.value, 5, "a live usage line")
-        assert "in " in pg.columns[0].stats.value and "⏳" not in pg.columns[0].answer.value
+        assert "in " in pg.columns[0].stats.value and "⏳" not in pg.columns[0].html
     finally:
         pg.stop()
         assert pg.wait(5)
@@ -230,7 +230,7 @@ def test_the_usage_line_is_live_while_streaming(slow: Any) -> None:
 def test_thinking_blocks_are_drawn_like_the_magic_draws_them(server: Any) -> None:
     pg = make(server, thinking=True)
     ask(pg, "Think first")
-    assert "<summary>💭 Thinking</summary>" in pg.columns[0].answer.value
+    assert "<summary>💭 Thinking</summary>" in pg.columns[0].html
 
 
 def test_tools_run_through_the_tool_loop(server: Any) -> None:
@@ -239,7 +239,7 @@ def test_tools_run_through_the_tool_loop(server: Any) -> None:
     ex = pg.last_exchanges[0]
     assert [type(s).__name__ for s in ex.steps] == ["Message", "dict", "Message"]
     assert "18°C and cloudy in Paris" in message.text
-    html = pg.columns[0].answer.value
+    html = pg.columns[0].html
     assert "🔧 tool call" in html and "↩ tool result" in html
 
 
@@ -339,7 +339,7 @@ def test_stop_ends_the_stream_within_a_second_and_keeps_the_partial_answer(slow:
     partial = pg.last_message.text
     assert partial.startswith("This is the") and len(partial) > 20
     assert "what the request asked for" not in partial.lower()  # cut short: the full answer goes on
-    assert "Interrupted" in pg.columns[0].answer.value
+    assert "Interrupted" in pg.columns[0].html
     rows = nbmessages.usage().query("message_id == @pg.last_message.id")  # the ledger has the stopped call
     assert rows["outcome"].tolist() == ["interrupted"] and rows["chat"].tolist() == ["playground"]
     # the partial answer stays in the conversation
@@ -363,7 +363,7 @@ def test_an_http_error_appears_in_the_widget_error_box(server: Any) -> None:
     pg = Playground(client=client, namespace=NAMESPACE)
     ask(pg, "Hi")
     assert isinstance(pg.last_error, nbmessages.OverloadedError) and pg.last_message is None
-    html = pg.columns[0].answer.value
+    html = pg.columns[0].html
     assert "⚠ The API is overloaded (overloaded_error 529)" in html
     assert not pg.busy and not pg.send_button.disabled
 
@@ -374,7 +374,7 @@ def test_a_mid_stream_error_keeps_the_partial_answer_above_the_error_box(server:
     ask(pg, "Hi")
     assert isinstance(pg.last_error, nbmessages.StreamEventError)
     assert pg.last_message is not None and pg.last_message.text
-    html = pg.columns[0].answer.value
+    html = pg.columns[0].html
     assert "The server reported an error mid-stream" in html
     assert pg.last_message.text.startswith("This is the") and html.index("This is the") < html.index("⚠")
     assert pg.threads[0].history()[1]["role"] == "assistant"  # the partial text can be continued
@@ -385,7 +385,7 @@ def test_an_invalid_request_is_shown_not_sent(server: Any) -> None:
     pg.stop_sequences.value = ["   "]
     ask(pg, "Hi")
     assert isinstance(pg.last_error, nbmessages.RequestValidationError)
-    assert "Invalid request (not sent)" in pg.columns[0].answer.value
+    assert "Invalid request (not sent)" in pg.columns[0].html
     assert pg.threads[0].history() == []  # nothing to replay
 
 
@@ -402,9 +402,12 @@ def test_send_continues_the_conversation(server: Any) -> None:
     ask(pg, "First")
     assert "conversation: 1 message (1 user)" in pg.last_message.text
     assert pg.prompt.value == ""  # the box empties on send
+    first_view = pg.columns[0].answer.children[0]
+    drawn = first_view.value
     second = ask(pg, "Second")
+    assert pg.columns[0].answer.children[0] is first_view and first_view.value == drawn  # only the new one redraws
     assert "conversation: 3 messages (2 user, 1 assistant)" in second.text
-    html = pg.columns[0].answer.value
+    html = pg.columns[0].html
     assert html.index("<p>First</p>") < html.index("<p>Second</p>")
 
 
@@ -412,7 +415,7 @@ def test_clear_starts_a_new_conversation(server: Any) -> None:
     pg = make(server)
     ask(pg, "First")
     pg.clear_button.click()
-    assert pg.threads[0].exchanges == [] and "First" not in pg.columns[0].answer.value
+    assert pg.threads[0].exchanges == [] and "First" not in pg.columns[0].html
     assert "conversation: 1 message (1 user)" in ask(pg, "Again").text
     assert "session: 2 calls" in pg.usage.value  # the session total survives a clear
 
@@ -423,7 +426,7 @@ def test_edit_and_resend_the_last_user_turn(server: Any) -> None:
     ask(pg, "Secnod with a typo")
     pg.edit_button.click()
     assert pg.prompt.value == "Secnod with a typo" and len(pg.threads[0].exchanges) == 1
-    assert "Secnod" not in pg.columns[0].answer.value
+    assert "Secnod" not in pg.columns[0].html
     pg.prompt.value = "Second, fixed"
     pg.send_button.click()
     assert pg.wait(30)

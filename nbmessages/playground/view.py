@@ -38,29 +38,6 @@ def exchange_html(ex: Exchange) -> str:
     return user_html(ex) + answer_html(ex)
 
 
-class ThreadView:
-    """A thread's HTML, with finished exchanges rendered once and cached."""
-
-    def __init__(self) -> None:
-        self._cache: dict[int, str] = {}
-
-    def html(self, thread: Thread) -> str:
-        """The whole conversation of a column."""
-        parts = []
-        for ex in thread.exchanges:
-            key = id(ex)
-            if ex.done and key in self._cache:
-                parts.append(self._cache[key])
-                continue
-            rendered = exchange_html(ex)
-            if ex.done:
-                self._cache[key] = rendered
-            parts.append(rendered)
-        alive = {id(ex) for ex in thread.exchanges}
-        self._cache = {k: v for k, v in self._cache.items() if k in alive}
-        return "".join(parts) or '<div style="color:#888">(no messages yet)</div>'
-
-
 def stats_html(ex: Exchange | None) -> str:
     """The usage line of a column: tokens, cost, time to first token, duration (live while streaming)."""
     if ex is None:
