@@ -130,8 +130,7 @@ class MessageMagics(Magics):
                           **plan.params)
         client = s.client(plan.profile)
         if args.dry_run:
-            sent = request.replace(stream=True) if plan.stream else request
-            body = client.profile.body(sent, sent.extra_body)
+            body = _sent_body(client, request, plan.stream)
             show_json(f"Dry run: nothing was sent (profile {client.profile.name})", [("request body", body)])
             return None
         s.plans[name] = plan
@@ -141,7 +140,7 @@ class MessageMagics(Magics):
             chat.turns[:] = [*history, {"role": "user", "content": plan.content}, *outcome.loop.turns]
         s.current_chat, s.last_message = name, outcome.final
         if plan.raw:
-            show_json("Raw exchange", _exchange(client, outcome.exchanges))
+            show_json("Raw exchange", _exchange(client, outcome.exchanges, plan.stream))
         return self._result(plan, outcome, ns)
 
     def _plan(self, args: Any, prompt: str, ns: dict[str, Any], chat: str) -> opts.Plan:
@@ -177,11 +176,17 @@ class MessageMagics(Magics):
         return parsed  # None (nothing echoed) unless structured output parsed: then the object is the result
 
 
-def _exchange(client: Any, exchanges: list[tuple[Request, Any]]) -> list[tuple[str, Any]]:
+def _sent_body(client: Any, request: Request, stream: bool) -> dict[str, Any]:
+    """The JSON body exactly as the client sends it to this profile."""
+    sent = request.replace(stream=True) if stream else request
+    return client.profile.body(sent, sent.extra_body)
+
+
+def _exchange(client: Any, exchanges: list[tuple[Request, Any]], stream: bool) -> list[tuple[str, Any]]:
     """Each request body as sent to the profile, and the message that answered it."""
     out = []
     for i, (req, message) in enumerate(exchanges, 1):
-        out.append((f"request {i}", client.profile.body(req, req.extra_body)))
+        out.append((f"request {i}", _sent_body(client, req, stream)))
         out.append((f"response {i}", message.to_dict() if message is not None else None))
     return out
 
