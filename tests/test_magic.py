@@ -202,6 +202,9 @@ def test_no_stream_raw_and_out(ip):
     assert "Raw exchange" in cell.markdown and '"messages"' in cell.markdown and '"stop_reason"' in cell.markdown
     message = ip.user_ns["answer"]
     assert isinstance(message, nbmessages.Message) and "Hi there" in message.text
+    assert '"stream"' not in cell.markdown
+    streamed = run(ip, "%%message --raw\nHi again")
+    assert '"stream": true' in streamed.markdown  # the body exactly as it was sent
 
 
 def test_chats_across_cells_new_and_retry(ip, server):
