@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import records
+from .async_client import AsyncClient
 from .build import attachment, document, image, output_format, tool_from_function
-from .client import AsyncClient, Client
+from .client import Client
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors
 from .profiles import Profile

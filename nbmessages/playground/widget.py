@@ -9,7 +9,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..client import AsyncClient, Client
+from ..async_client import AsyncClient
+from ..client import Client
 from ..request import Request
 from ..types import Message
 from . import code as codegen
