@@ -24,7 +24,8 @@ def documents(body: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def _best(spans: list[tuple[int, int, str]], question: str) -> tuple[int, int, str]:
+def best_span(spans: list[tuple[int, int, str]], question: str) -> tuple[int, int, str]:
+    """The span sharing most words with ``question`` (the earliest on a tie); ``(0, 0, "")`` if none."""
     if not spans:
         return (0, 0, "")
     wanted = {w.lower() for w in _WORDS.findall(question)}
@@ -59,18 +60,18 @@ def citation_for(index: int, document: dict[str, Any], question: str) -> dict[st
     source = document.get("source") or {}
     base = {"document_index": index, "document_title": document.get("title")}
     if source.get("type") == "text":
-        start, end, text = _best(_sentences(str(source.get("data", ""))), question)
+        start, end, text = best_span(_sentences(str(source.get("data", ""))), question)
         return {"type": "char_location", "cited_text": text, **base, "start_char_index": start,
                 "end_char_index": end, "file_id": None}
     if source.get("type") == "content":
         content = source.get("content")
         texts = [b.get("text", "") if isinstance(b, dict) else "" for b in blocks_of(content)]
         spans = [(i, i + 1, t) for i, t in enumerate(texts)]
-        start, end, text = _best(spans, question)
+        start, end, text = best_span(spans, question)
         return {"type": "content_block_location", "cited_text": text, **base, "start_block_index": start,
                 "end_block_index": end, "file_id": None}
     text = pdf_text(str(source.get("data", ""))) if source.get("type") == "base64" else ""
-    sentence = _best(_sentences(text), question)[2] if text else ""
+    sentence = best_span(_sentences(text), question)[2] if text else ""
     return {"type": "page_location", "cited_text": sentence, **base, "start_page_number": 1,
             "end_page_number": 2, "file_id": None}
 

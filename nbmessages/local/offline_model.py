@@ -10,7 +10,11 @@ from . import ids
 from .citations import cited_blocks
 from .describe import blocks_of, last_user, markdown_answer, quote, text_of
 from .schema_values import PromptHints, value_for
+from .search_results import cited_results
+from .server_tools import counted_text, requested, usage_counts, web_blocks
 from .tokens import TOOL_BLOCK_OVERHEAD, count_text, cut_text
+
+CALLS = ("tool_use", "server_tool_use")  # blocks whose output tokens include the tool-call overhead
 
 
 @dataclass
@@ -30,13 +34,16 @@ class Reply:
     stop_sequence: str | None = None
     output_tokens: int = 0
     thinking_tokens: int = 0
+    server_tool_use: dict[str, int] | None = None
 
 
 def respond(body: dict[str, Any]) -> Reply:
     """The offline model's answer to a validated request body (same body, same answer)."""
     seed = ids.answer_seed(body)
     drafts = _thinking(body, seed) + _answer(body, seed)
-    return _limit(drafts, body.get("max_tokens"), body.get("stop_sequences") or [])
+    reply = _limit(drafts, body.get("max_tokens"), body.get("stop_sequences") or [])
+    reply.server_tool_use = usage_counts(reply.content)
+    return reply
 
 
 def _custom_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,7 +63,15 @@ def _plan(body: dict[str, Any]) -> str:
         return "json"
     if _tool_results(body):
         return "after_tools"
-    return "cited" if cited_blocks(body, "") else "markdown"
+    if choice != "none" and requested(body, _prompt(body)):
+        return "web"
+    if cited_blocks(body, ""):
+        return "cited"
+    return "results" if cited_results(body, "") else "markdown"
+
+
+def _prompt(body: dict[str, Any]) -> str:
+    return text_of(last_user(body).get("content"))
 
 
 _PLAN_WORDS = {
@@ -64,6 +79,9 @@ _PLAN_WORDS = {
     "json": "A JSON schema was given, so I will answer with a JSON document that satisfies it.",
     "after_tools": "A tool result came back, so I will report it.",
     "cited": "Documents with citations are attached, so I will quote them and cite each passage.",
+    "web": "The message asks for the web and server tools are available, so I will use them and cite what they "
+           "return.",
+    "results": "Search results with citations are attached, so I will quote them and cite each one.",
     "markdown": "I will quote the message in full and summarise what the request asked for.",
 }
 
@@ -96,12 +114,20 @@ def _answer(body: dict[str, Any], seed: str) -> list[Draft]:
         hints = PromptHints.from_text(text_of(last_user(body).get("content")))
         return [_text(json.dumps(value_for(schema, hints), ensure_ascii=False))]
     if plan == "after_tools":
-        return [_text(_after_tools(body))]
-    if plan == "cited":
-        question = text_of(last_user(body).get("content"))
-        cited = [Draft(b, b["text"]) for b in cited_blocks(body, question)]
-        return [*cited, _text("\n" + markdown_answer(body))]
+        cited = [Draft(b, b["text"]) for b in cited_results(body, _prompt(body))]
+        return [*cited, _text(("\n" if cited else "") + _after_tools(body))]
+    if plan in ("web", "cited", "results"):
+        return _cited_answer(body, seed, plan)
     return [_text(markdown_answer(body))]
+
+
+def _cited_answer(body: dict[str, Any], seed: str, plan: str) -> list[Draft]:
+    """Server tool calls (plan ``web``), then cited documents and search results, then the plain answer."""
+    question = _prompt(body)
+    web = web_blocks(body, question, seed) if plan == "web" else []
+    documents = cited_blocks(body, question)
+    blocks = web + documents + cited_results(body, question, "\n" if web or documents else "")
+    return [*(Draft(b, counted_text(b)) for b in blocks), _text("\n" + markdown_answer(body))]
 
 
 def _chosen_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -178,7 +204,7 @@ def _limit(drafts: list[Draft], max_tokens: int | None, stops: list[str]) -> Rep
             stop = _first_stop(counted, stops)
             if stop is not None:
                 counted = block["text"] = counted[: stop[0]]
-        tokens = count_text(counted) + (TOOL_BLOCK_OVERHEAD if block["type"] == "tool_use" else 0)
+        tokens = count_text(counted) + (TOOL_BLOCK_OVERHEAD if block["type"] in CALLS else 0)
         if used + tokens > budget:
             return _cut(content, block, counted, budget - used, used, thinking_used)
         used += tokens

@@ -175,7 +175,8 @@ def build_message(state: ServerState, body: dict[str, Any], openrouter: bool) ->
     """The complete assistant message for ``body`` (usage and, on /api/v1, OpenRouter's extras)."""
     reply = respond(body)
     model = str(body["model"])
-    usage = anthropic_usage(state.cache.account(body), reply.output_tokens, reply.thinking_tokens)
+    usage = anthropic_usage(state.cache.account(body), reply.output_tokens, reply.thinking_tokens,
+                            reply.server_tool_use)
     message: dict[str, Any] = {
         "id": ids.derived_id("msg", ids.answer_seed(body)), "type": "message", "role": "assistant", "model": model,
         "content": reply.content, "stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence,

@@ -38,7 +38,7 @@ def _start_message(message: dict[str, Any]) -> dict[str, Any]:
     # cost is known only at the end: OpenRouter's stream usage carries none
     usage = {k: v for k, v in message["usage"].items() if k not in ("cost", "cost_details", "is_byok")}
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "stop_details": None}
-    start["usage"] = {**usage, "output_tokens": 1, "output_tokens_details": None}
+    start["usage"] = {**usage, "output_tokens": 1, "output_tokens_details": None, "server_tool_use": None}
     return start
 
 
@@ -57,7 +57,7 @@ def _block_events(index: int, block: dict[str, Any]) -> list[Event]:
                    for t in chunk_text(block["thinking"], TOKENS_PER_DELTA) if t]
         events.append(("content_block_delta", _delta(index, {"type": "signature_delta",
                                                               "signature": block["signature"]}), 0))
-    elif kind == "tool_use":
+    elif kind in ("tool_use", "server_tool_use"):
         start = {**block, "input": {}}
         text = json.dumps(block["input"], ensure_ascii=False)
         parts = [""] + [text[i : i + JSON_CHARS_PER_DELTA] for i in range(0, len(text), JSON_CHARS_PER_DELTA)]
@@ -85,8 +85,9 @@ def message_events(message: dict[str, Any]) -> list[Event]:
                 events.append(("ping", {"type": "ping"}, 0))
     delta_usage = {k: usage.get(k) for k in ("input_tokens", "cache_creation_input_tokens",
                                              "cache_read_input_tokens", "output_tokens")}
-    if usage.get("output_tokens_details"):
-        delta_usage["output_tokens_details"] = usage["output_tokens_details"]
+    for key in ("output_tokens_details", "server_tool_use"):  # sent only when set, like the API
+        if usage.get(key):
+            delta_usage[key] = usage[key]
     delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"], "stop_details": None}
     events.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": delta_usage}, 0))
     events.append(("message_stop", {"type": "message_stop"}, 0))

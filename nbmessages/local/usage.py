@@ -8,7 +8,8 @@ from typing import Any
 from .cache import CacheUsage
 
 
-def anthropic_usage(cache: CacheUsage, output_tokens: int, thinking_tokens: int) -> dict[str, Any]:
+def anthropic_usage(cache: CacheUsage, output_tokens: int, thinking_tokens: int,
+                    server_tool_use: dict[str, int] | None = None) -> dict[str, Any]:
     """The Anthropic usage object (``input_tokens`` excludes cache reads and writes, as the API does)."""
     usage: dict[str, Any] = {
         "input_tokens": cache.input_tokens,
@@ -16,7 +17,7 @@ def anthropic_usage(cache: CacheUsage, output_tokens: int, thinking_tokens: int)
         "cache_creation_input_tokens": cache.cache_write,
         "cache_read_input_tokens": cache.cache_read,
         "cache_creation": {"ephemeral_5m_input_tokens": cache.write_5m, "ephemeral_1h_input_tokens": cache.write_1h},
-        "server_tool_use": None,
+        "server_tool_use": server_tool_use,
         "service_tier": "standard",
         "inference_geo": None,
         "output_tokens_details": {"thinking_tokens": thinking_tokens} if thinking_tokens else None,
