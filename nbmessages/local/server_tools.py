@@ -42,16 +42,23 @@ class ServerTool:
 
     def allows(self, url: str) -> bool:
         """Whether ``url``'s host passes ``allowed_domains`` / ``blocked_domains``."""
-        host = (urlsplit(url).hostname or "").lower()
+        host = host_of(url)
         if self.allowed and not any(_on(host, d) for d in self.allowed):
             return False
         return not any(_on(host, d) for d in self.blocked)
 
 
+def host_of(url: str) -> str:
+    """The lower-case host of ``url`` (empty when it has none or cannot be parsed)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # e.g. a broken IPv6 literal
+        return ""
+
+
 def _on(host: str, domain: str) -> bool:
-    domain = re.sub(r"^[a-z]+://", "", domain.lower()).split("/", 1)[0]
-    domain = domain.removeprefix("www.")
-    return host == domain or host.endswith("." + domain) or host == "www." + domain
+    domain = re.sub(r"^[a-z]+://", "", domain.lower()).split("/", 1)[0].removeprefix("www.")
+    return bool(domain) and (host == domain or host.endswith("." + domain))
 
 
 def _kind(tool: dict[str, Any]) -> str | None:
@@ -165,7 +172,7 @@ def _fetch(seed: str, url: str, tool: ServerTool, use: int) -> list[dict[str, An
         return blocks + [{"type": "web_fetch_tool_result", "tool_use_id": call_id, "content": error},
                          _text(f"Fetching {url} failed ({code}).\n")]
     document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": page_text(url)},
-                "title": f"Offline copy of {urlsplit(url).hostname or url}", "citations": {"enabled": tool.citations}}
+                "title": f"Offline copy of {host_of(url) or url}", "citations": {"enabled": tool.citations}}
     content = {"type": "web_fetch_result", "url": url, "retrieved_at": None, "content": document}
     return blocks + [{"type": "web_fetch_tool_result", "tool_use_id": call_id, "content": content},
                      _text(f"The page at {url} is an offline stand-in; it says the offline model never reaches "
