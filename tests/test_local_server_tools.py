@@ -113,9 +113,10 @@ def test_web_fetch_returns_a_plain_text_document(http):  # noqa: F811
 
 
 def test_fetch_outside_allowed_domains_is_refused(http):  # noqa: F811
-    message = create(http, body("Fetch https://example.net/page", tools=[{**FETCH, "allowed_domains": ["example.com"]}]))
-    (result,) = [b for b in message["content"] if b["type"] == "web_fetch_tool_result"]
-    assert result["content"]["error_code"] == "url_not_allowed"
+    prompt = "Fetch https://example.net/page and http://[broken/x"
+    message = create(http, body(prompt, tools=[{**FETCH, "allowed_domains": ["example.com"]}]))
+    results = [b["content"] for b in message["content"] if b["type"] == "web_fetch_tool_result"]
+    assert [r["error_code"] for r in results] == ["url_not_allowed", "url_not_allowed"]
 
 
 def test_search_and_fetch_together_count_both(http):  # noqa: F811
