@@ -236,6 +236,19 @@ def test_text_mode_appends_to_terminal():
     assert out.getvalue() == "Hello world!\n\n── m · end_turn\n"
 
 
+def test_text_mode_never_prints_a_line_that_later_changes():
+    live = LiveDisplay(0, publisher=FakePublisher(), mode="text")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        live.update(lambda: {"text/plain": "Let me call it.\n\n→ tool call f {}"})
+        live.update(lambda: {"text/plain": 'Let me call it.\n\n→ tool call f {"a": 1}\n\n← result of f:\n  ok'})
+        live.finish({"text/plain": 'Let me call it.\n\n→ tool call f {"a": 1}\n\n← result of f:\n  ok\n\nDone.'
+                                   "\n\n── m · end_turn"})
+    printed = out.getvalue()
+    assert printed.count("Let me call it.") == 1 and "tool call f {}" not in printed
+    assert printed.endswith('→ tool call f {"a": 1}\n\n← result of f:\n  ok\n\nDone.\n\n── m · end_turn\n')
+
+
 def test_long_stream_display_updates_stay_bounded():
     client = nbmessages.Client(base_url="http://mock.test", ledger=False,
                                http_client=httpx.Client(transport=mock_transport(long_stream(20_000))))

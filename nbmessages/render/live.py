@@ -120,17 +120,20 @@ class LiveDisplay:
         """Show the final rendering (and empty the live area)."""
         if self.mode == "live" and self.started:
             self.publisher.update(EMPTY, self.display_id)
-        if self.mode == "text" and self._printed:
+        if self.mode == "text":  # a terminal: everything goes to stdout, appended
             self._finish_text(bundle.get("text/plain", ""))
             return
         self.publisher.show(bundle)
 
     def _write(self, body: str) -> None:
-        # a terminal can only append: write what grew; a rewritten prefix waits for finish()
-        if body.startswith(self._printed) and len(body) > len(self._printed):
-            sys.stdout.write(body[len(self._printed):])
+        # a terminal can only append: write what grew, but hold back the last line, which may still change
+        # (an open tool call's input is filled in when its block stops); a rewritten prefix waits for finish()
+        body = body.rstrip()
+        stable = body[: body.rfind("\n") + 1]
+        if stable.startswith(self._printed) and len(stable) > len(self._printed):
+            sys.stdout.write(stable[len(self._printed):])
             sys.stdout.flush()
-            self._printed = body
+            self._printed = stable
 
     def _finish_text(self, plain: str) -> None:
         body = _body(plain)
