@@ -8,7 +8,7 @@ from typing import Any
 
 from .budget import BudgetExceededError
 from .errors import NbmessagesError, StreamError
-from .render import LiveDisplay, Status, Transcript, add_usage, price, render_bundle
+from .render import LiveDisplay, Status, Transcript, add_cost, add_usage, price, render_bundle
 from .request import Request
 from .tool_loop import DEFAULT_MAX_ITERATIONS, LoopResult, Step, run_loop
 from .types import Message, RequestValidationError, Usage
@@ -129,8 +129,7 @@ class LiveCall:
         host = getattr(getattr(self.client, "_settings", None), "base_host", None)
         for m in messages:
             usage = add_usage(usage, m.usage)
-            usd = price(m.usage, m.model, profile, host)
-            cost = usd if cost is None else cost + (usd or 0.0)
+            cost = add_cost(cost, price(m.usage, m.model, profile, host))
         final = out.final
         return Status(
             provider=(final.provider if final is not None else None) or profile,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..render import Status, add_usage, price
+from ..render import Status, add_cost, add_usage, price
 from ..types import Message, Usage
 
 
@@ -68,9 +68,7 @@ class Exchange:
         if self.ttft is None:
             self.ttft = ttft
         self.usage = add_usage(self.usage, message.usage)
-        cost = price(message.usage, message.model or self.model, self.profile, self.host)
-        if cost is not None:
-            self.cost = (self.cost or 0.0) + cost
+        self.cost = add_cost(self.cost, price(message.usage, message.model or self.model, self.profile, self.host))
 
     def parts(self) -> list[Any]:
         """What the renderer draws, in order: the steps, then the partial message."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from ..render import Status, Transcript, add_usage, price, render_bundle
+from ..render import Status, Transcript, add_cost, add_usage, price, render_bundle
 from ..render.status import footer_parts
 from ..types import Usage
 from .conversation import Exchange, Thread
@@ -47,8 +47,7 @@ def stats_html(ex: Exchange | None) -> str:
     if live is not None:
         usage = _usage(live.get("usage"))
         cost = price(usage, live.get("model") or ex.model, ex.profile, ex.host)
-        total = None if cost is None and ex.cost is None else (ex.cost or 0.0) + (cost or 0.0)
-        status = status.with_(ttft=ex.ttft or ex.live.ttft, usage=add_usage(ex.usage, usage), cost=total)
+        status = status.with_(ttft=ex.ttft or ex.live.ttft, usage=add_usage(ex.usage, usage), cost=add_cost(ex.cost, cost))
         status = status.merged(live)
     elif ex.message is not None:
         status = status.merged(ex.message.model_dump(mode="python"))

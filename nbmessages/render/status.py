@@ -78,6 +78,13 @@ def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
     return Usage(**{k: (getattr(total, k) or 0) + (getattr(more, k) or 0) for k in keys})
 
 
+def add_cost(total: float | None, more: float | None) -> float | None:
+    """The sum of two calls' costs; an unknown cost adds nothing, and only two unknowns stay unknown."""
+    if total is None and more is None:
+        return None
+    return (total or 0.0) + (more or 0.0)
+
+
 def _seconds(value: float) -> str:
     return f"{value:.2f} s"
 
