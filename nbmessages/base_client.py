@@ -124,8 +124,7 @@ class BaseClient:
         meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None)}
         req = Request.of(request, **params)
         self.profile.check(req, self.anthropic_version)
-        if stream != bool(req.stream):
-            req = req.replace(stream=stream or None)
+        req = req.streamed(stream)
         req._call_meta = meta  # recorded with the call, never sent
         for observer in self.observers:
             observer.before_request(req)

@@ -84,7 +84,7 @@ class Messages:
     def _stream(self, req: Request) -> MessageStream:
         c = self._client
         call = Call(c, req, streamed=True)
-        body = c._body(req if req.stream else req.replace(stream=True))
+        body = c._body(req.streamed())
 
         def opener() -> tuple[httpx.Response, int]:
             try:

@@ -178,7 +178,7 @@ class MessageMagics(Magics):
 
 def _sent_body(client: Any, request: Request, stream: bool) -> dict[str, Any]:
     """The JSON body exactly as the client sends it to this profile."""
-    sent = request.replace(stream=True) if stream else request
+    sent = request.streamed() if stream else request
     return client.profile.body(sent, sent.extra_body)
 
 

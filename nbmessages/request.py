@@ -59,6 +59,12 @@ class Request(MessageCreateParams):
             new._output_type = self._output_type
         return new
 
+    def streamed(self, stream: bool = True) -> Request:
+        """This request with ``stream`` set (``None`` when off); a plain copy: nothing else needs validating again."""
+        if bool(self.stream) == stream:
+            return self
+        return self.model_copy(update={"stream": True if stream else None})
+
     def to_body(self) -> dict[str, Any]:
         """The JSON body, with ``extra_body`` merged in."""
         body = self.to_dict()
