@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nbmessages import usage as U  # noqa: E402
-from nbmessages.ledger import COLUMNS, Ledger  # noqa: E402
-from nbmessages.records import CallRecord  # noqa: E402
+from nbmessages.client.observers import CallRecord  # noqa: E402
+from nbmessages.ledger import frames as U  # noqa: E402
+from nbmessages.ledger.store import COLUMNS, Ledger  # noqa: E402
 from nbmessages.types import Message  # noqa: E402
 
 MODELS = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "anthropic/claude-sonnet-4.5"]

@@ -13,8 +13,8 @@ import time
 import httpx
 
 import nbmessages
-from nbmessages.live_call import LiveCall
-from nbmessages.render import LiveDisplay, Status, render_bundle
+from nbmessages.notebook.live_call import LiveCall
+from nbmessages.notebook.render import LiveDisplay, Status, render_bundle
 from nbmessages.testing import long_stream, mock_transport
 
 

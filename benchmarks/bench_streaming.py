@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import httpx
 
-from nbmessages import Client, records
+from nbmessages import Client
+from nbmessages.client import observers as records
 from nbmessages.testing import long_stream, mock_transport
 
 REPEATS = 5

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import records
-from .async_client import AsyncClient
-from .build import attachment, document, image, output_format, tool_from_function
-from .client import Client
-from .errors import *  # noqa: F403
-from .errors import __all__ as _errors
-from .profiles import Profile
-from .request import Request
+from .client import observers as records
+from .client.asynchronous import AsyncClient
+from .client.errors import *  # noqa: F403
+from .client.errors import __all__ as _errors
+from .client.sync import Client
+from .request.builder import Request
+from .request.content import attachment, document, image, output_format, tool_from_function
+from .request.profiles import Profile
 from .types import Message, RequestValidationError, Usage
 
 __version__ = "0.1.0"
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 def _ledger_observers(options: dict[str, Any]) -> list[Any]:
     if options.get("ledger") is False and options.get("budget") is None:
         return []
-    from .ledger import observers
+    from .ledger.store import observers
 
     return observers(options)
 
@@ -28,10 +28,10 @@ def _ledger_observers(options: dict[str, Any]) -> list[Any]:
 records.register_observer_factory(_ledger_observers)
 
 _LAZY = {
-    "usage": ("nbmessages.usage", "usage"),
-    "Ledger": ("nbmessages.ledger", "Ledger"),
-    "playground": ("nbmessages.playground", "playground"),
-    "Chat": ("nbmessages.chat", "Chat"),
+    "usage": ("nbmessages.usage", None),
+    "Ledger": ("nbmessages.ledger.store", "Ledger"),
+    "playground": ("nbmessages.notebook.playground", None),
+    "Chat": ("nbmessages.notebook.chat", "Chat"),
     "local": ("nbmessages.local", None),
 }
 
@@ -49,7 +49,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nbmessages``: register the %%message, %message and %nbmessages magics."""
-    from .magic import load_ipython_extension as load
+    from .notebook.magic.magics import load_ipython_extension as load
 
     load(ipython)
 
@@ -59,6 +59,6 @@ __all__ = [
     "document", "image", "output_format", "tool_from_function", *_errors, *_LAZY,
 ]
 
-from .formatters import register_if_running  # noqa: E402 - rich display when imported inside a running IPython
+from .notebook.formatters import register_if_running  # noqa: E402 - rich display when imported inside a running IPython
 
 register_if_running()

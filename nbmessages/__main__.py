@@ -27,7 +27,7 @@ def _add_serve(commands: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from nbmessages.local import start  # imported here so other subcommands stay light
+    from .local import start  # imported here so other subcommands stay light
 
     if args.record and not args.upstream:
         print("error: --record needs --upstream URL", file=sys.stderr)

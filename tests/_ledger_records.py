@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from nbmessages.records import CallRecord
+from nbmessages.client.observers import CallRecord
 from nbmessages.types import Message
 
 SONNET_USAGE = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nbmessages.accumulate import Snapshot, accumulate
+from nbmessages.client.accumulate import Snapshot, accumulate
 from nbmessages.testing import message_events
 
 

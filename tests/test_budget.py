@@ -7,7 +7,7 @@ import warnings
 import pytest
 from _ledger_records import SONNET_COST, record
 
-from nbmessages.budget import Budget, BudgetExceededError
+from nbmessages.ledger.budget import Budget, BudgetExceededError
 
 
 def test_warns_once_at_80_percent_and_refuses_past_the_limit() -> None:

@@ -8,8 +8,8 @@ from IPython.utils.capture import capture_output
 
 import nbmessages
 import nbmessages.local
-import nbmessages.magic
-from nbmessages.chat import Chat
+import nbmessages.notebook.magic.magics
+from nbmessages.notebook.chat import Chat
 from nbmessages.types import Message
 
 
@@ -58,12 +58,12 @@ def ip(monkeypatch):
     monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
     with nbmessages.local.start(pace=0, ttft=0) as server:
         shell = InteractiveShell.instance()
-        nbmessages.magic._session = None
+        nbmessages.notebook.magic.magics._session = None
         shell.run_cell("%load_ext nbmessages")
         with capture_output():
             shell.run_cell(f"%nbmessages base_url {server.base_url}")
         yield shell
-    nbmessages.magic._session = None
+    nbmessages.notebook.magic.magics._session = None
 
 
 def test_named_chats_across_cells(ip):
@@ -71,7 +71,7 @@ def test_named_chats_across_cells(ip):
         ip.run_cell("%%message --chat a\nFirst question")
         ip.run_cell("%%message --chat b\nOther topic")
         ip.run_cell("%%message --chat a\nFollow-up")
-    session = nbmessages.magic.session()
+    session = nbmessages.notebook.magic.magics.session()
     a, b = session.chats["a"], session.chats["b"]
     assert len(a) == 4 and len(b) == 2 and session.current_chat == "a"
     request = a.to_request("next", model="m", max_tokens=5)

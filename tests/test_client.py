@@ -16,8 +16,9 @@ import pytest
 from pydantic import BaseModel
 
 import nbmessages
-from nbmessages import AsyncClient, Client, errors
-from nbmessages.ledger import Ledger
+from nbmessages import AsyncClient, Client
+from nbmessages.client import errors
+from nbmessages.ledger.store import Ledger
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +248,7 @@ def test_record_then_replay_byte_for_byte(server, tmp_path: Path):
 
 
 def test_budget_refuses_past_the_limit_and_can_be_raised(server, ledger):
-    from nbmessages.budget import BudgetExceededError
+    from nbmessages.ledger.budget import BudgetExceededError
 
     c = Client(base_url=server.base_url + "/api", api_key="sk-or-test", ledger=ledger, budget=0.0001)
     with pytest.warns(UserWarning):

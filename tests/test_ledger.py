@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from _ledger_records import SONNET_COST, record
 
-from nbmessages import ledger as ledger_mod
-from nbmessages.budget import Budget
-from nbmessages.ledger import MIGRATIONS, Ledger, LedgerObserver, get_ledger, migrate, observers
+from nbmessages.ledger import store as ledger_mod
+from nbmessages.ledger.budget import Budget
+from nbmessages.ledger.store import MIGRATIONS, Ledger, LedgerObserver, get_ledger, migrate, observers
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from anthropic.types import Message
 from local_fixtures import accumulate, body, http, server, sse_events, stream  # noqa: F401
 
 import nbmessages
-from nbmessages.ledger import Ledger
+from nbmessages.ledger.store import Ledger
 
 SEARCH = {"type": "web_search_20250305", "name": "web_search"}
 FETCH = {"type": "web_fetch_20250910", "name": "web_fetch"}

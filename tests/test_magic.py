@@ -17,7 +17,7 @@ from IPython.utils.capture import capture_output
 
 import nbmessages
 import nbmessages.local
-import nbmessages.magic
+import nbmessages.notebook.magic.magics
 from nbmessages.testing import message_events, mock_transport, sse
 
 PNG = base64.b64decode(
@@ -72,11 +72,11 @@ def ip(server, monkeypatch):
     monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
     monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
     shell = InteractiveShell.instance()
-    nbmessages.magic._session = None
+    nbmessages.notebook.magic.magics._session = None
     shell.run_cell("%load_ext nbmessages")
     run(shell, f"%nbmessages base_url {server.base_url}")
     yield shell
-    nbmessages.magic._session = None
+    nbmessages.notebook.magic.magics._session = None
 
 
 def run(shell: InteractiveShell, code: str) -> Cell:
@@ -210,7 +210,7 @@ def test_no_stream_raw_and_out(ip):
 def test_chats_across_cells_new_and_retry(ip, server):
     run(ip, "%%message --chat trip\nPlan a trip")
     run(ip, "%%message --chat trip\nAnd the budget?")
-    session = nbmessages.magic.session()
+    session = nbmessages.notebook.magic.magics.session()
     assert len(session.chats["trip"]) == 4 and len(session.chat("default")) == 0
     served = server.requests_served
     cell = run(ip, "%message --retry --chat trip")
@@ -244,7 +244,7 @@ def test_tools_loop_with_raising_tool(ip):
     assert "end_turn" in md
     step_updates = [u for u in cell.updates if "tool result" in u.get("text/markdown", "")]
     assert step_updates  # each step was rendered as it happened
-    chat = nbmessages.magic.session().chat()
+    chat = nbmessages.notebook.magic.magics.session().chat()
     assert len(chat) == 4  # prompt, tool call, tool results, answer
 
 
@@ -312,7 +312,7 @@ def _pinned(events: list[dict[str, Any]], status: int = 200) -> nbmessages.Clien
 def test_refusal_shows_stop_details(ip):
     events = message_events([{"type": "text", "text": "I can't"}], stop_reason="refusal")
     events[-2]["delta"]["stop_details"] = {"type": "refusal", "category": "cyber", "explanation": "Not that."}
-    nbmessages.magic.session().use_client(_pinned(events))
+    nbmessages.notebook.magic.magics.session().use_client(_pinned(events))
     cell = run(ip, "%message --new Do something bad")
     assert "declined to answer" in cell.markdown and "cyber" in cell.markdown and "Not that." in cell.markdown
 
@@ -328,7 +328,7 @@ def test_pause_turn_continues_automatically(ip):
 
     client = nbmessages.Client(base_url="http://mock.test", ledger=False,
                                http_client=httpx.Client(transport=httpx.MockTransport(answer)))
-    nbmessages.magic.session().use_client(client)
+    nbmessages.notebook.magic.magics.session().use_client(client)
     cell = run(ip, "%message --new Search a lot")
     assert len(seen) == 2 and seen[1]["messages"][-1]["role"] == "assistant"
     assert "part one" in cell.markdown and "part two" in cell.markdown and "continued automatically 1×" in cell.markdown
@@ -376,7 +376,7 @@ def test_budget_refuses_calls_past_the_limit(ip):
 def test_interrupt_returns_fast_and_keeps_the_partial_answer(ip, slow_server):
     run(ip, f"%nbmessages base_url {slow_server.base_url}")
     recorder = Recorder()
-    nbmessages.magic.session().client().observers.append(recorder)
+    nbmessages.notebook.magic.magics.session().client().observers.append(recorder)
     main = threading.main_thread().ident
     fired: list[float] = []
 
@@ -394,7 +394,7 @@ def test_interrupt_returns_fast_and_keeps_the_partial_answer(ip, slow_server):
     assert "**Interrupted**" in cell.markdown and "This is the" in cell.markdown
     assert "interrupted" in cell.plain
     assert [r.outcome for r in recorder.records] == ["interrupted"]
-    assert len(nbmessages.magic.session().chat()) == 0  # a cut answer does not join the conversation
+    assert len(nbmessages.notebook.magic.magics.session().chat()) == 0  # a cut answer does not join the conversation
 
 
 # -- %nbmessages
@@ -425,12 +425,12 @@ def test_rich_display_of_message_usage_and_blocks(ip):
     assert "| input |" in data["text/markdown"] and data["text/plain"].startswith("Usage(in ")
     data, _ = ip.display_formatter.format(message.content[0])
     assert "You wrote" in data["text/markdown"]
-    data, _ = ip.display_formatter.format(nbmessages.magic.session().chat())
+    data, _ = ip.display_formatter.format(nbmessages.notebook.magic.magics.session().chat())
     assert "chat `default`" in data["text/markdown"]
 
 
 def test_register_if_running(ip):
-    from nbmessages.formatters import register_if_running
+    from nbmessages.notebook.formatters import register_if_running
 
     register_if_running()  # idempotent; the shell is running, so Messages render as Markdown
     message = nbmessages.Message.model_validate({"content": [{"type": "text", "text": "hi $5"}]})

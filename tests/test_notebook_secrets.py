@@ -52,7 +52,7 @@ def test_client_and_errors_never_show_the_key(server):
     bad = nbmessages.Client(api_key=CANARY + "x", base_url=server.base_url, ledger=False, max_retries=0)
     with pytest.raises(nbmessages.AuthenticationError) as info:
         bad.messages.create(model="m", max_tokens=5, messages="hi")
-    from nbmessages.render import Status, render_bundle
+    from nbmessages.notebook.render import Status, render_bundle
 
     shown = json.dumps(render_bundle([], Status(error=info.value)))
     assert CANARY not in shown and CANARY not in str(info.value)

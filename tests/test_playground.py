@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 import nbmessages
 from nbmessages import local
-from nbmessages.playground import Playground
-from nbmessages.render import Transcript, render_bundle
+from nbmessages.notebook.playground import Playground
+from nbmessages.notebook.render import Transcript, render_bundle
 
 CANARY = "sk-ant-api03-CANARY-playground-0123456789abcdef"
 
@@ -531,7 +531,7 @@ def test_no_key_entry_when_a_key_is_configured(server: Any) -> None:
 
 
 def test_the_password_value_is_never_echoed_to_other_front_ends() -> None:
-    from nbmessages.playground.fields import SecretField
+    from nbmessages.notebook.playground.fields import SecretField
 
     assert SecretField().trait_metadata("value", "echo_update") is False
 

@@ -8,8 +8,8 @@ import warnings
 import pytest
 from _ledger_records import SONNET_COST, SONNET_USAGE, record
 
-from nbmessages import prices
-from nbmessages.ledger import Ledger
+from nbmessages.ledger import prices
+from nbmessages.ledger.store import Ledger
 from nbmessages.types import Usage
 
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from nbmessages import Client, Profile, Request, RequestValidationError
-from nbmessages.config import configured_keys, resolve
-from nbmessages.profiles import guess_profile
+from nbmessages.client.config import configured_keys, resolve
+from nbmessages.request.profiles import guess_profile
 from nbmessages.testing import message_events, sse
 
 OK = {"id": "msg_1", "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",

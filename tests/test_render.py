@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 import nbmessages
-from nbmessages.accumulate import Snapshot, accumulate
-from nbmessages.errors import OverloadedError, RateLimitError, StreamEventError
-from nbmessages.live_call import LiveCall
-from nbmessages.render import (
+from nbmessages.client.accumulate import Snapshot, accumulate
+from nbmessages.client.errors import OverloadedError, RateLimitError, StreamEventError
+from nbmessages.notebook.live_call import LiveCall
+from nbmessages.notebook.render import (
     LiveDisplay,
     Status,
     Transcript,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from nbmessages import Client, errors
-from nbmessages.retries import retry_delay, should_retry
+from nbmessages import Client
+from nbmessages.client import errors
+from nbmessages.client.retries import retry_delay, should_retry
 from nbmessages.testing import message_events, sse
 
 OK = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": [{"type": "text", "text": "ok"}],

@@ -8,7 +8,9 @@ import traceback
 import httpx
 import pytest
 
-from nbmessages import AsyncClient, Client, errors, records
+from nbmessages import AsyncClient, Client
+from nbmessages.client import errors
+from nbmessages.client import observers as records
 from nbmessages.testing import message_events, sse
 
 CANARY = "sk-ant-canary-0123456789abcdefghijklmnop"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from nbmessages import AsyncClient, Client
-from nbmessages.errors import IncompleteStreamError, MalformedStreamError, StreamEventError
+from nbmessages.client.errors import IncompleteStreamError, MalformedStreamError, StreamEventError
 from nbmessages.testing import message_events, mock_transport, sse
 from nbmessages.types.events import ContentBlockDeltaEvent, MessageStartEvent, PingEvent
 

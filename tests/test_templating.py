@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nbmessages.templating import fill
+from nbmessages.request.templating import fill
 
 
 class Person:

@@ -8,7 +8,7 @@ import pytest
 
 import nbmessages
 import nbmessages.local
-from nbmessages.tool_loop import run_loop, run_tools, tool_result_content
+from nbmessages.notebook.turns import run_loop, run_tools, tool_result_content
 from nbmessages.types import Message
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from _ledger_records import SONNET_COST, record
 
-from nbmessages import usage as U
-from nbmessages.ledger import COLUMNS, Ledger
+from nbmessages.ledger import frames as U
+from nbmessages.ledger.store import COLUMNS, Ledger
 
 matplotlib.use("Agg")
 DAY1 = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
@@ -155,13 +155,13 @@ def test_import_nbmessages_does_not_import_pandas() -> None:
     import subprocess
     import sys
 
-    code = "import nbmessages, nbmessages.ledger, nbmessages.budget, nbmessages.usage, sys; print('pandas' in sys.modules)"
+    code = "import nbmessages, nbmessages.ledger, nbmessages.ledger.budget, nbmessages.usage, sys; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
 def test_module_is_callable_as_usage(ledger) -> None:
-    import nbmessages.usage
+    import nbmessages.ledger.frames
 
     assert len(nbmessages.usage(ledger=ledger, chat="a")) == 2
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from .cassette import Cassette
-from .config import DEFAULT_PACE, DEFAULT_TTFT, MAX_BODY_SIZE, ServerConfig
+from .options import DEFAULT_PACE, DEFAULT_TTFT, MAX_BODY_SIZE, ServerConfig
 from .runner import LocalServer
 from .tokens import count_input_tokens
 

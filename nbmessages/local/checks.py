@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from nbmessages.types import OPENROUTER_ONLY_FIELDS, SAMPLING_FIELDS, RequestValidationError, validate_params
-
-from .errors import ApiError
+from ..types import OPENROUTER_ONLY_FIELDS, SAMPLING_FIELDS, RequestValidationError, validate_params
+from .envelopes import ApiError
 
 DEFAULT_VERSION = "2023-06-01"
 VERSIONS = ("2023-06-01", "2026-10-21")

@@ -17,8 +17,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .cassette import Cassette
-from .config import ServerConfig
-from .errors import ApiError
+from .envelopes import ApiError
+from .options import ServerConfig
 from .server import check_auth, read_body, state_of
 
 HOP_HEADERS = {

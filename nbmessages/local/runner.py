@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from .config import ServerConfig
+from .options import ServerConfig
 from .server import LocalApp, create_app
 
 START_TIMEOUT = 10.0

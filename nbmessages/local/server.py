@@ -20,15 +20,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import ids
+from .billing import anthropic_usage, openrouter_usage, provider_name
 from .cache import PromptCache
 from .checks import api_version, check_count, check_create
-from .config import ServerConfig
-from .errors import ApiError, error_response
+from .envelopes import ApiError, error_response
+from .events import Pace, message_events, paced_stream
 from .faults import HTTP_FAULTS, Fault, FaultPlan
 from .offline_model import respond
-from .streaming import Pace, message_events, paced_stream
+from .options import ServerConfig
 from .tokens import count_input_tokens
-from .usage import anthropic_usage, openrouter_usage, provider_name
 
 logger = logging.getLogger("nbmessages.local")
 

@@ -1,0 +1,116 @@
+"""``Client``: the call shapes of the official SDK (``client.messages.create / stream / count_tokens``), sync."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from ..request.builder import Request
+from ..types import Message, ModelInfo, ModelList, TokenCount
+from .base import BaseClient, Call
+from .cassettes import recording
+from .errors import APIError, error_from_response
+from .streams import MessageStream
+
+
+class Client(BaseClient):
+    """The synchronous client: ``client.messages.create / stream / count_tokens``, ``client.models.list``."""
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
+                 http_client: httpx.Client | None = None, **options: Any) -> None:
+        super().__init__(api_key, base_url, **options)
+        self._http = http_client or httpx.Client(timeout=self.timeout)
+        if self._record_path:
+            recording(self._http, self._record_path)
+        self.messages = Messages(self)
+        self.models = Models(self)
+
+    def _send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
+        """Send with retries; return the successful response and how many retries it took."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                error = self._transport_error(exc)
+            else:
+                if response.status_code < 400:
+                    return response, attempt
+                response.read()
+                response.close()
+                error = error_from_response(response)
+            error.retries = attempt  # type: ignore[attr-defined]
+            time.sleep(self._retry_or_raise(error, attempt))
+            attempt += 1
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+class Messages:
+    """``client.messages``; every method also takes ``chat=`` and ``tags=``, recorded with the call, not sent."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
+        """Send a request and return the whole message (streamed under the hood when it may run long)."""
+        c = self._client
+        req = c._prepare(request, params, stream=False)
+        if c._should_stream(req):
+            with self._stream(req) as stream:
+                return stream.get_final_message()
+        call = Call(c, req)
+        try:
+            response, retries = c._send(c._http_request("messages", c._body(req), stream=False))
+        except APIError as error:
+            call.failed(error)
+            raise
+        return call.succeeded(response, retries)
+
+    def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> MessageStream:
+        """Open a stream: ``with client.messages.stream(...) as s: for text in s.text_stream: ...``."""
+        return self._stream(self._client._prepare(request, params, stream=True))
+
+    def _stream(self, req: Request) -> MessageStream:
+        c = self._client
+        call = Call(c, req, streamed=True)
+        body = c._body(req.streamed())
+
+        def opener() -> tuple[httpx.Response, int]:
+            try:
+                return c._send(c._http_request("messages", body, stream=True), stream=True)
+            except APIError as error:
+                call.failed(error)
+                raise
+
+        return MessageStream(opener, c._finish_stream(req, call.started_at), call.t0)
+
+    def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
+        """Count the input tokens of a request without sending it for an answer."""
+        c = self._client
+        response, _ = c._send(c._http_request("messages/count_tokens", c._count_body(request, params), False))
+        return TokenCount.model_validate(response.json())
+
+
+class Models:
+    """``client.models``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> list[ModelInfo]:
+        """The models the backend offers (``GET /v1/models``)."""
+        c = self._client
+        request = httpx.Request("GET", c._url("models"), headers=c._headers(False))
+        response, _ = c._send(request)
+        return ModelList.model_validate(response.json()).data

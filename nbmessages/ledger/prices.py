@@ -1,0 +1,171 @@
+"""Cost of a call in USD: the provider's reported cost when present, else priced with genai-prices.
+
+genai-prices is imported lazily (it takes ~100 ms); model lookups are cached so pricing a record stays fast.
+The Messages API's ``input_tokens`` excludes cache reads and writes, genai-prices' includes them: normalised here.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+from ..types import Usage
+
+PROVIDER = "provider"
+PRICE_TABLE = "price_table"
+UNKNOWN = "unknown"
+
+_warned: set[str] = set()
+_warn_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A call's cost in USD (None when unknown) and where it came from."""
+
+    usd: float | None
+    source: str  # "provider" | "price_table" | "unknown"
+
+
+@dataclass(frozen=True)
+class UnitPrices:
+    """USD per million tokens for one model: input, cache read, cache write, output."""
+
+    input: float | None
+    cache_read: float | None
+    cache_write: float | None
+    output: float | None
+
+
+def provider_id(profile: str | None, base_host: str | None) -> str | None:
+    """The genai-prices provider id for a client profile and host (None: let genai-prices guess from the model)."""
+    host = (base_host or "").lower()
+    if profile == "openrouter" or host.endswith("openrouter.ai"):
+        return "openrouter"
+    if profile == "anthropic" or host.endswith("anthropic.com"):
+        return "anthropic"
+    return None
+
+
+@lru_cache(maxsize=512)
+def _lookup(model: str, provider: str | None) -> tuple[Any, Any] | None:
+    """(genai-prices Provider, ModelInfo) for a model, trying the vendor of an OpenRouter slug too; None if unknown."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    snapshot = get_snapshot()
+    candidates: list[tuple[str, str | None]] = [(model, provider)]
+    if "/" in model:
+        vendor, _, name = model.partition("/")
+        candidates += [(name, vendor), (name, None)]
+    if provider is not None:
+        candidates.append((model, None))
+    for ref, prov in candidates:
+        try:
+            return snapshot.find_provider_model(ref, None, prov, None)
+        except LookupError:
+            continue
+    return None
+
+
+def _warn_unknown(model: str) -> None:
+    """Warn once per model per process that its price is unknown."""
+    with _warn_lock:
+        if model in _warned:
+            return
+        _warned.add(model)
+    warnings.warn(
+        f"nbmessages: no price known for model {model!r}; its cost is recorded as unknown (NaN), not 0.",
+        stacklevel=3,
+    )
+
+
+def _genai_usage(usage: Usage) -> Any:
+    """A genai-prices Usage from Messages-API usage (input normalised to include cache reads and writes)."""
+    from genai_prices import Usage as GUsage
+
+    cache_write = usage.cache_creation_input_tokens or 0
+    cache_read = usage.cache_read_input_tokens or 0
+    output = usage.output_tokens or 0
+    kw: dict[str, int] = {
+        "input_tokens": (usage.input_tokens or 0) + cache_write + cache_read,
+        "output_tokens": output,
+        "cache_write_tokens": cache_write,
+        "cache_read_tokens": cache_read,
+    }
+    split = usage.cache_creation
+    if split is not None and cache_write:
+        five, hour = split.ephemeral_5m_input_tokens or 0, split.ephemeral_1h_input_tokens or 0
+        if five + hour == cache_write:
+            kw["cache_write_5m_tokens"], kw["cache_write_1h_tokens"] = five, hour
+    details = usage.output_tokens_details
+    if details is not None and details.thinking_tokens:
+        kw["output_reasoning_tokens"] = min(details.thinking_tokens, output)
+    tools = usage.server_tool_use
+    if tools is not None and tools.web_search_requests:
+        kw["web_searches"] = tools.web_search_requests
+    return GUsage(**kw)
+
+
+def _price_context(usage: Usage) -> dict[str, str] | None:
+    """genai-prices request context (fast mode, priority tier, batch) from the usage, if any."""
+    ctx: dict[str, str] = {}
+    if usage.speed and usage.speed != "standard":
+        ctx["speed"] = usage.speed
+    if usage.service_tier == "batch":
+        ctx["processing"] = "batch"
+    elif usage.service_tier and usage.service_tier != "standard":
+        ctx["service_tier"] = usage.service_tier
+    return ctx or None
+
+
+def price_usage(
+    usage: Usage, model: str, provider: str | None = None, when: datetime | None = None
+) -> float | None:
+    """The table price in USD of one call's usage, or None (and one warning) if the model is unknown."""
+    found = _lookup(model, provider) if model else None
+    if found is None:
+        _warn_unknown(model or "<no model>")
+        return None
+    prov, info = found
+    when = when or datetime.now(timezone.utc)
+    calc = info.calc_price(_genai_usage(usage), prov, genai_request_timestamp=when, price_context=_price_context(usage))
+    return float(calc.total_price)
+
+
+def cost_of(
+    usage: Usage | None,
+    model: str,
+    provider: str | None = None,
+    when: datetime | None = None,
+) -> Cost:
+    """The cost of one call: the provider-reported cost if present, else the price table, else unknown."""
+    if usage is None:
+        return Cost(None, UNKNOWN)
+    if usage.cost is not None:
+        return Cost(float(usage.cost), PROVIDER)
+    try:
+        usd = price_usage(usage, model, provider, when)
+    except (ValueError, TypeError, ArithmeticError) as exc:  # inconsistent counts
+        warnings.warn(f"nbmessages: could not price a call to {model!r}: {exc}", stacklevel=2)
+        return Cost(None, UNKNOWN)
+    return Cost(usd, PRICE_TABLE if usd is not None else UNKNOWN)
+
+
+@lru_cache(maxsize=512)
+def unit_prices(model: str, provider: str | None = None) -> UnitPrices | None:
+    """Current USD per million tokens of a model (flat base prices; tiers ignored), or None if unknown."""
+    found = _lookup(model, provider)
+    if found is None:
+        return None
+    price = found[1].get_prices(datetime.now(timezone.utc))
+
+    def base(key: str) -> float | None:
+        value = getattr(price, key, None)
+        value = getattr(value, "base", value)
+        return None if value is None else float(value)
+
+    return UnitPrices(base("input_mtok"), base("cache_read_mtok"), base("cache_write_mtok"), base("output_mtok"))

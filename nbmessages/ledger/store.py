@@ -1,0 +1,366 @@
+"""The usage ledger: one SQLite row per call (WAL, versioned schema), and the client's observer factory.
+
+Never stores the API key; stores message content only when ``log_content`` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+import warnings
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..client.observers import CallRecord, Observer
+from ..types import Message
+from . import prices
+
+MEMORY = ":memory:"
+ENV_VAR = "NBMESSAGES_LEDGER"
+BUSY_TIMEOUT_MS = 30_000
+
+COLUMNS: tuple[str, ...] = (
+    "id", "ts", "message_id", "request_id", "generation_id", "profile", "base_host", "model_requested",
+    "model", "provider", "session_id", "chat", "streamed", "outcome", "status_code", "error_message",
+    "stop_reason", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
+    "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests", "web_fetch_requests",
+    "service_tier", "ttft", "duration", "output_tps", "retries", "cost_usd", "cost_source", "tags", "content",
+)
+
+_V1 = """
+CREATE TABLE calls (
+    id TEXT PRIMARY KEY NOT NULL,        -- uuid4 hex: merges of exported ledgers dedupe on it
+    ts INTEGER NOT NULL,                 -- call start, microseconds since the Unix epoch, UTC
+    message_id TEXT, request_id TEXT, generation_id TEXT,
+    profile TEXT, base_host TEXT, model_requested TEXT, model TEXT, provider TEXT,
+    session_id TEXT, chat TEXT, streamed INTEGER,
+    outcome TEXT NOT NULL, status_code INTEGER, error_message TEXT, stop_reason TEXT,
+    input_tokens INTEGER, output_tokens INTEGER, cache_creation_tokens INTEGER,
+    cache_5m_tokens INTEGER, cache_1h_tokens INTEGER, cache_read_tokens INTEGER, thinking_tokens INTEGER,
+    web_search_requests INTEGER, web_fetch_requests INTEGER, service_tier TEXT,
+    ttft REAL, duration REAL, output_tps REAL, retries INTEGER,
+    cost_usd REAL, cost_source TEXT, tags TEXT, content TEXT
+);
+CREATE INDEX calls_ts ON calls (ts);
+"""
+
+_V2 = """
+CREATE TABLE frame_cache (           -- columnar (Parquet) snapshots of old calls (dropped again by V3)
+    max_rowid INTEGER PRIMARY KEY, min_rowid INTEGER NOT NULL, version INTEGER NOT NULL,
+    n_rows INTEGER NOT NULL, last_id TEXT NOT NULL, data BLOB NOT NULL
+);
+"""
+
+_V3 = """
+-- usage() now reads the calls column-wise through ADBC, fast enough without snapshots: drop them
+DROP TABLE IF EXISTS frame_cache;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
+"""Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
+
+_INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
+
+
+def default_path() -> str:
+    """The default ledger: $NBMESSAGES_LEDGER, else ~/.nbmessages/usage.sqlite."""
+    return os.environ.get(ENV_VAR) or str(Path("~/.nbmessages/usage.sqlite").expanduser())
+
+
+def to_micros(when: datetime) -> int:
+    """Microseconds since the epoch of a datetime (naive means UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _output_tps(output: int | None, duration: float, ttft: float | None) -> float | None:
+    """Output tokens per second of generation (after the first token when known)."""
+    span = duration - ttft if ttft is not None and duration > ttft else duration
+    return output / span if output and span and span > 0 else None
+
+
+def _content(rec: CallRecord) -> str | None:
+    """The request and response as JSON (only called when content logging is on)."""
+    body = {
+        "request": rec.params.to_dict() if rec.params is not None else None,
+        "response": rec.message.to_dict() if rec.message is not None else None,
+    }
+    return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: bool = False) -> tuple[Any, ...]:
+    """The ledger row of a call record, priced, in COLUMNS order."""
+    msg: Message | None = rec.message
+    u = msg.usage if msg is not None else None
+    model = (msg.model if msg is not None else "") or rec.model_requested
+    provider_id = prices.provider_id(rec.profile, rec.base_host)
+    cost = prices.cost_of(u, model, provider_id, rec.started_at)
+    if cost.usd is None and model != rec.model_requested and cost.source == prices.UNKNOWN and u is not None:
+        cost = prices.cost_of(u, rec.model_requested, provider_id, rec.started_at)
+    split = u.cache_creation if u is not None else None
+    tools = u.server_tool_use if u is not None else None
+    details = u.output_tokens_details if u is not None else None
+    all_tags = {**(tags or {}), **(rec.tags or {})}
+    provider = (msg.provider if msg is not None else None) or ("Anthropic" if provider_id == "anthropic" else None)
+    output = u.output_tokens if u is not None else None
+    return (
+        uuid.uuid4().hex, to_micros(rec.started_at),
+        (msg.id or None) if msg is not None else None, rec.request_id, rec.generation_id,
+        rec.profile, rec.base_host, rec.model_requested, (msg.model or None) if msg is not None else None,
+        provider, rec.session_id, rec.chat, int(bool(rec.streamed)),
+        rec.outcome, rec.status_code, rec.error_message, msg.stop_reason if msg is not None else None,
+        u.input_tokens if u else None, output, u.cache_creation_input_tokens if u else None,
+        split.ephemeral_5m_input_tokens if split else None, split.ephemeral_1h_input_tokens if split else None,
+        u.cache_read_input_tokens if u else None, details.thinking_tokens if details else None,
+        tools.web_search_requests if tools else None, tools.web_fetch_requests if tools else None,
+        u.service_tier if u else None,
+        rec.ttft, rec.duration, _output_tps(output, rec.duration, rec.ttft), rec.retries,
+        cost.usd, cost.source, json.dumps(all_tags, sort_keys=True, default=str) if all_tags else None,
+        _content(rec) if log_content else None,
+    )
+
+
+class Ledger:
+    """An SQLite usage ledger (WAL mode; safe for several processes and kernels writing at once)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        raw = os.fspath(path) if path is not None else default_path()
+        self.path = raw if raw == MEMORY else str(Path(raw).expanduser())
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        _live.add(self)
+
+    def __del__(self) -> None:
+        if getattr(self, "_conn", None) is not None and self._pid == os.getpid():
+            self._conn.close()  # sqlite3 connections sit in a reference cycle: close now, not at some gc
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.path!r})"
+
+    # -- connection and schema -------------------------------------------------------------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (reopened after a fork, schema migrated on first use)."""
+        conn = self._conn
+        if conn is None or self._pid != os.getpid():
+            with self._lock:
+                if self._conn is None or self._pid != os.getpid():
+                    self._conn, self._pid = self._open(), os.getpid()
+                conn = self._conn
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """Open, configure and migrate the database."""
+        if self.path != MEMORY:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.path != MEMORY:
+            _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses no commit
+        migrate(conn)
+        return conn
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version (PRAGMA user_version) of the open ledger."""
+        return self.connection.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection (it reopens on next use)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def record(
+        self, record: CallRecord, *, tags: dict[str, Any] | None = None, log_content: bool = False
+    ) -> str:
+        """Write one call (priced now) and commit it; returns the row's id."""
+        row = row_of(record, tags, log_content)
+        conn = self.connection
+        with self._lock:
+            conn.execute(_INSERT, row)  # autocommit: one transaction per record
+        return row[0]
+
+    def insert_rows(self, rows: Iterable[Sequence[Any]], columns: Sequence[str] = COLUMNS) -> int:
+        """Insert raw rows (skipping ids already present) in one transaction; returns how many were new."""
+        sql = _INSERT_OR_IGNORE if tuple(columns) == COLUMNS else (
+            f"INSERT OR IGNORE INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        )
+        conn = self.connection
+        with self._lock:
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return conn.total_changes - before
+
+    # -- reading, export and merge ---------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.connection.execute("SELECT count(*) FROM calls").fetchone()[0]
+
+    def rows(self, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Raw rows as dicts (for small queries; use nbmessages.usage() for analysis)."""
+        cur = self.connection.execute(f"SELECT {', '.join(COLUMNS)} FROM calls {where}", params)
+        return [dict(zip(COLUMNS, r, strict=True)) for r in cur]
+
+    def usage(self, **filters: Any) -> Any:
+        """This ledger's calls as a pandas DataFrame (see nbmessages.usage.usage)."""
+        from .frames import usage
+
+        return usage(ledger=self, **filters)
+
+    def export(self, path: str | os.PathLike[str]) -> int:
+        """Write every call to a .csv or .parquet file (timestamps as UTC); returns the row count."""
+        from .frames import export_frame
+
+        return export_frame(self, Path(path))
+
+    def import_(self, path: str | os.PathLike[str]) -> int:
+        """Merge an exported ledger (.csv, .parquet or .sqlite) into this one; returns the new rows' count."""
+        p = Path(path)
+        if p.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
+            return self.merge(Ledger(p))
+        from .frames import read_export
+
+        columns, rows = read_export(p)
+        return self.insert_rows(rows, columns)
+
+    def merge(self, other: Ledger | str | os.PathLike[str]) -> int:
+        """Merge another ledger or an exported file into this one without duplicating rows."""
+        if not isinstance(other, Ledger):
+            return self.import_(other)
+        cur = other.connection.execute(f"SELECT {', '.join(COLUMNS)} FROM calls")
+        return self.insert_rows(cur)
+
+
+def migrate(conn: sqlite3.Connection, steps: Sequence[str] | None = None) -> int:
+    """Bring a ledger's schema up to date (one transaction; concurrent openers are serialised)."""
+    steps = MIGRATIONS if steps is None else steps
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(steps):
+        return len(steps)
+    _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for i in range(version, len(steps)):
+            for statement in filter(str.strip, steps[i].split(";\n")):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {max(version, len(steps))}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return max(version, len(steps))
+
+
+def _retry_locked(action: Any, attempts: int = 50) -> Any:
+    """Run an SQLite action, retrying while another process holds the lock."""
+    for i in range(attempts):
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or i == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
+_live: weakref.WeakSet[Ledger] = weakref.WeakSet()
+_inherited: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child, set aside the parent's connections: closing them here could corrupt its WAL."""
+    for led in list(_live):
+        if led._conn is not None:
+            _inherited.append(led._conn)
+            led._conn = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- default ledgers and the client's observers --------------------------------------------------
+
+_ledgers: dict[str, Ledger] = {}
+_ledgers_lock = threading.Lock()
+
+
+def get_ledger(path: str | os.PathLike[str] | None = None) -> Ledger:
+    """The shared Ledger for a path (default: the default ledger); one per path per process."""
+    raw = os.fspath(path) if path is not None else default_path()
+    key = raw if raw == MEMORY else str(Path(raw).expanduser().resolve())
+    with _ledgers_lock:
+        if key not in _ledgers:
+            _ledgers[key] = Ledger(raw)
+        return _ledgers[key]
+
+
+class LedgerObserver:
+    """Records every call of a client into a ledger; a ledger failure is only a warning."""
+
+    def __init__(self, ledger: Ledger, tags: dict[str, Any] | None = None, log_content: bool = False) -> None:
+        self.ledger = ledger
+        self.tags = dict(tags or {})
+        self.log_content = log_content
+
+    def before_request(self, params: Any) -> None:
+        """Nothing to check before a call."""
+
+    def record(self, record: CallRecord) -> None:
+        """Write the call; never raises."""
+        try:
+            self.ledger.record(record, tags=self.tags, log_content=self.log_content)
+        except Exception as exc:  # noqa: BLE001 - the answer must still arrive
+            warnings.warn(f"nbmessages: usage ledger {self.ledger.path!r} could not record a call: {exc}", stacklevel=2)
+
+
+def _ledger_of(option: Any) -> Ledger | None:
+    """The ledger an option names: None default, False none, a path, ':memory:' or a Ledger."""
+    if option is False:
+        return None
+    if isinstance(option, Ledger):
+        return option
+    return get_ledger(None if option in (None, True) else option)
+
+
+def observers(options: dict[str, Any]) -> list[Observer]:
+    """The observers of a new client: its ledger recorder and its budget guard, from its options."""
+    from .budget import Budget
+
+    result: list[Observer] = []
+    try:
+        ledger = _ledger_of(options.get("ledger"))
+    except Exception as exc:  # noqa: BLE001 - a bad ledger option must not stop the client
+        warnings.warn(f"nbmessages: usage ledger unavailable ({exc}); calls will not be recorded", stacklevel=2)
+        ledger = None
+    if ledger is not None:
+        result.append(LedgerObserver(ledger, options.get("tags"), bool(options.get("log_content"))))
+    budget = options.get("budget")
+    if isinstance(budget, Budget):
+        result.append(budget)
+    elif budget is not None:
+        result.append(Budget(float(budget)))
+    return result

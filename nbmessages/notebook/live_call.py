@@ -1,0 +1,144 @@
+"""One front-end call, shown live: streams each step of the turn into a LiveDisplay, survives interrupts and errors."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..client.errors import NbmessagesError, StreamError
+from ..ledger.budget import BudgetExceededError
+from ..request.builder import Request
+from ..types import Message, RequestValidationError, Usage
+from .render import LiveDisplay, Status, Transcript, add_cost, add_usage, price, render_bundle
+from .turns import DEFAULT_MAX_ITERATIONS, LoopResult, Step, run_loop
+
+SHOWN_ERRORS = (NbmessagesError, RequestValidationError, BudgetExceededError)
+
+
+@dataclass
+class Outcome:
+    """How a call ended: the final (or partial) message, the loop, an error, an interrupt, what was sent."""
+
+    final: Message | None = None
+    loop: LoopResult | None = None
+    error: BaseException | None = None
+    interrupted: bool = False
+    exchanges: list[tuple[Request, Message | None]] = field(default_factory=list)
+    bundle: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the turn completed (no error, no interrupt)."""
+        return self.error is None and not self.interrupted and self.final is not None
+
+
+class LiveCall:
+    """Runs a request through the tool loop, rendering each step and the live stream in one display."""
+
+    def __init__(self, client: Any, request: Request, *, stream: bool = True, chat: str | None = None,
+                 max_rounds: int = DEFAULT_MAX_ITERATIONS, display: LiveDisplay | None = None) -> None:
+        self.client = client
+        self.request = request
+        self.stream = stream
+        self.chat = chat
+        self.max_rounds = max_rounds
+        self.live = display or LiveDisplay()
+        self.steps: list[Any] = []  # finished steps' content, rendered before the live stream
+        self.messages: list[Message] = []
+        self.ttft: float | None = None
+        self._stream: Any = None
+        self.outcome = Outcome()
+
+    def run(self) -> Outcome:
+        """Send, stream, run tools, continue; show the final rendering; never raise the shown errors."""
+        started = time.perf_counter()
+        out = self.outcome
+        self.live.start()
+        try:
+            out.loop = run_loop(self.client, self.request, send=self._send, on_step=self._on_step,
+                                max_iterations=self.max_rounds)
+            out.final = out.loop.final
+        except KeyboardInterrupt:
+            out.interrupted, out.final = True, self._abandon()
+        except SHOWN_ERRORS as exc:
+            partial = getattr(exc, "partial_message", None) if isinstance(exc, StreamError) else None
+            out.error, out.final = exc, partial if partial is not None and partial.content else None
+            self._abandon()
+        status = self._status(time.perf_counter() - started)
+        parts = [*self.steps, out.final] if self._final_is_extra() else self.steps
+        out.bundle = render_bundle(Transcript(*parts), status)
+        self.live.finish(out.bundle)
+        return out
+
+    # -- the loop's hooks
+
+    def _send(self, req: Request) -> Message:
+        self.outcome.exchanges.append((req, None))
+        meta = {"chat": self.chat}
+        if not self.stream:
+            message = self.client.messages.create(req, **meta)
+        else:
+            with self.client.messages.stream(req, **meta) as stream:
+                self._stream = stream
+                for _ in stream.raw_events():
+                    self.live.update(self._live_bundle)
+                message = stream.get_final_message()
+                self.ttft = self.ttft if self.ttft is not None else stream.ttft
+            self._stream = None
+        self.outcome.exchanges[-1] = (req, message)
+        return message
+
+    def _on_step(self, step: Step) -> None:
+        if step.message is not None:
+            self.messages.append(step.message)
+            self.steps.append(step.message)
+        else:
+            self.steps.append(step.results)
+            self.live.update(self._live_bundle, force=True)  # show each tool result as soon as it exists
+
+    def _live_bundle(self) -> dict[str, str]:
+        current = [self._stream.snapshot] if self._stream is not None else []
+        return render_bundle(Transcript(*self.steps, *current), Status(streaming=True))
+
+    def _abandon(self) -> Message | None:
+        """Close a stream cut short (the client records it as interrupted) and keep its partial message."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return None
+        stream.close()
+        self.ttft = self.ttft if self.ttft is not None else stream.ttft
+        try:
+            return stream.current_message_snapshot
+        except ValueError:  # an interrupt mid-event can leave a block half-built: keep what validates
+            return None
+
+    # -- the footer
+
+    def _final_is_extra(self) -> bool:
+        """Whether the final message is a partial one that no finished step holds."""
+        final = self.outcome.final
+        return final is not None and all(final is not m for m in self.messages)
+
+    def _status(self, duration: float) -> Status:
+        out = self.outcome
+        messages = [*self.messages, *([out.final] if self._final_is_extra() else [])]
+        usage: Usage | None = None
+        cost: float | None = None
+        profile = self.client.profile.name
+        host = getattr(getattr(self.client, "_settings", None), "base_host", None)
+        for m in messages:
+            usage = add_usage(usage, m.usage)
+            cost = add_cost(cost, price(m.usage, m.model, profile, host))
+        final = out.final
+        return Status(
+            provider=(final.provider if final is not None else None) or profile,
+            usage=usage,
+            cost=cost,
+            ttft=self.ttft,
+            duration=duration,
+            max_tokens=self.request.max_tokens,
+            interrupted=out.interrupted,
+            error=out.error,
+            notes=out.loop.notes() if out.loop is not None else [],
+        )

@@ -1,0 +1,82 @@
+"""The magic's session: default model, profile, max tokens, budget, headers, clients, chats and last plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...client.sync import Client
+from ..chat import Chat
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MAX_TOKENS = 1024
+DEFAULT_CHAT = "default"
+
+
+@dataclass
+class Session:
+    """Settings that hold across cells (``%nbmessages``), the clients they make, and the named chats."""
+
+    model: str = DEFAULT_MODEL
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    profile: str | None = None
+    base_url: str | None = None
+    budget: float | None = None
+    max_retries: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    chats: dict[str, Chat] = field(default_factory=dict)
+    current_chat: str = DEFAULT_CHAT
+    plans: dict[str, Any] = field(default_factory=dict)  # the last call plan of each chat, for --retry
+    last_message: Any = None
+    _clients: dict[str | None, Client] = field(default_factory=dict)
+    _pinned: Client | None = None
+
+    def client(self, profile: str | None = None) -> Client:
+        """The client for a profile (the session's by default), made on first use with the session's settings."""
+        if self._pinned is not None and profile is None:
+            return self._pinned
+        key = profile or self.profile
+        if key not in self._clients:
+            options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
+            if self.budget is not None:
+                options["budget"] = self.budget
+            if self.max_retries is not None:
+                options["max_retries"] = self.max_retries
+            base_url = self.base_url if profile is None or profile == self.profile else None
+            self._clients[key] = Client(base_url=base_url, profile=key, **options)
+        return self._clients[key]
+
+    def use_client(self, client: Client | None) -> None:
+        """Pin a ready-made client (tests, custom transports); None unpins it."""
+        self._pinned = client
+
+    def changed(self) -> None:
+        """Settings that shape clients changed: make new ones on next use."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def set_budget(self, limit: float | None) -> None:
+        """Set (or with None drop) the spending limit, keeping what the clients already counted."""
+        self.budget = limit
+        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
+        if limit is None or not budgets:
+            self.changed()
+            return
+        for budget in budgets:
+            budget.limit = limit
+
+    def budget_status(self) -> str:
+        """The budget as text: limit and spent, or 'none'."""
+        if self.budget is None:
+            return "none"
+        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
+        spent = sum(b.spent for b in budgets)
+        return f"${self.budget:.2f} (spent ${spent:.4f})"
+
+    def chat(self, name: str | None = None) -> Chat:
+        """A chat by name (made when new); None means the current one."""
+        name = name or self.current_chat
+        if name not in self.chats:
+            self.chats[name] = Chat(name)
+        return self.chats[name]

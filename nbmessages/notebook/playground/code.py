@@ -1,0 +1,149 @@
+"""Get code: the %%message cell and the Python code that send what the playground would (never the key)."""
+
+from __future__ import annotations
+
+import pprint
+from typing import Any
+
+from ...types import Message
+from .settings import request_params
+
+INDENT = "    "
+
+
+def _quoted(value: str) -> str | None:
+    """A magic option value in quotes, or None when it needs a variable (several lines, both quote kinds)."""
+    if "\n" in value:
+        return None
+    if " " not in value and not value.startswith(("'", '"', "-")) and value:
+        return value
+    for quote in ('"', "'"):
+        if quote not in value:
+            return f"{quote}{value}{quote}"
+    return None
+
+
+def magic_cell(settings: dict[str, Any], prompt: str, *, history: bool, profile: str | None) -> str:
+    """The %%message cell (with any setup lines before it) for these settings and prompt."""
+    params = request_params(settings)
+    setup: list[str] = []
+    flags = [f"--model {_quoted(params['model']) or params['model']}", f"--max-tokens {params['max_tokens']}"]
+    system = settings.get("system") or ""
+    if system:
+        quoted = _quoted(system)
+        if quoted is None:
+            setup.append(f"playground_system = {system!r}")
+            quoted = "playground_system"
+        flags.append(f"-s {quoted}")
+    flags += _sampling_flags(settings)
+    flags += _list_flags(settings, setup)
+    if profile in ("anthropic", "openrouter"):
+        flags.append(f"--profile {profile}")
+    flags.append("--new" if not history else "")
+    if "{" in prompt:
+        flags.append("--no-vars")
+    cell = "%%message " + " ".join(f for f in flags if f) + "\n" + prompt
+    lines = []
+    if history:
+        lines.append("# this cell continues the magic's current chat; the Python code below replays this conversation")
+    if setup:
+        lines += ["# first, in a cell of its own:", *setup, "", "# then:"]
+    return "\n".join([*lines, cell])
+
+
+def _sampling_flags(settings: dict[str, Any]) -> list[str]:
+    out = []
+    for name, flag in (("temperature", "--temperature"), ("top_p", "--top-p"), ("top_k", "--top-k")):
+        if settings.get(name) is not None:
+            out.append(f"{flag} {settings[name]:g}")
+    thinking = request_params(settings).get("thinking")
+    if thinking:
+        out.append(f"--thinking {thinking.get('budget_tokens', 'adaptive')}")
+    if settings.get("effort"):
+        out.append(f"--effort {settings['effort']}")
+    return out
+
+
+def _list_flags(settings: dict[str, Any], setup: list[str]) -> list[str]:
+    out = []
+    for i, stop in enumerate(settings.get("stop_sequences") or ()):
+        quoted = _quoted(stop)
+        if quoted is None:
+            setup.append(f"playground_stop_{i} = {stop!r}  # --stop takes text only: paste it in quotes")
+            quoted = repr(stop)
+        out.append(f"--stop {quoted}")
+    if settings.get("tools"):
+        out.append("--tools " + ",".join(_name(f) for f in settings["tools"]))
+    if settings.get("output_format") is not None:
+        out.append(f"--schema {_name(settings['output_format'])}")
+    if settings.get("provider_order"):
+        out.append("--provider " + ",".join(settings["provider_order"]))
+    if settings.get("fallback_models"):
+        out.append("--models " + ",".join(settings["fallback_models"]))
+    return out
+
+
+def _name(value: Any) -> str:
+    return getattr(value, "__name__", str(value))
+
+
+class _Name:
+    """Prints as a bare name in generated code (a function or a model class from the notebook)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _turn(turn: Any) -> Any:
+    return turn.to_param() if isinstance(turn, Message) else turn
+
+
+def python_code(settings: dict[str, Any], history: list[Any], prompt: str, client_setup: str) -> str:
+    """Python that sends the same request with ``nbmessages.Client`` (and runs the tool loop when tools are on)."""
+    params = request_params(settings)
+    if params.get("tools"):
+        params["tools"] = [_Name(_name(f)) if callable(f) else f for f in params["tools"]]
+    if "output_format" in params:
+        params["output_format"] = _Name(_name(params["output_format"]))
+    turns = [_turn(t) for t in history] + [{"role": "user", "content": prompt}]
+    params["messages"] = prompt if len(turns) == 1 else turns
+    args = "".join(f"{INDENT}{key}={_literal(value)},\n" for key, value in params.items())
+    imports = ["import nbmessages"] + (["from nbmessages.notebook.turns import run_loop"] if settings.get("tools") else [])
+    head = [*imports, "", client_setup]
+    if settings.get("tools"):
+        call = f"request = nbmessages.Request(\n{args})\nmessage = run_loop(client, request).final"
+    else:
+        call = f"message = client.messages.create(\n{args})"
+    return "\n".join([*head, call, "print(message.text)"]) + "\n"
+
+
+def _literal(value: Any) -> str:
+    """A value as Python source at one indent; a list of several items gets one item per line."""
+    if isinstance(value, list) and len(value) > 1:
+        items = "".join(f"{INDENT * 2}{_literal(v).replace(chr(10), chr(10) + INDENT)},\n" for v in value)
+        return f"[\n{items}{INDENT}]"
+    text = pprint.pformat(value, width=100, sort_dicts=False)
+    return text.replace("\n", "\n" + INDENT)
+
+
+def client_setup(client: Any) -> str:
+    """The ``client = nbmessages.Client(...)`` line that reaches the same backend (the key stays in the environment)."""
+    if getattr(client, "uses_embedded_server", False):
+        return "client = nbmessages.Client()  # no key: the embedded offline server"
+    profile = client.profile
+    args = []
+    if profile.name in ("anthropic", "openrouter"):
+        args.append(f"profile={profile.name!r}")
+        if client.base_url != profile.base_url:
+            args.append(f"base_url={client.base_url!r}")
+    else:
+        args.append(f"base_url={client.base_url!r}")
+        if profile.name != "compatible":
+            args.append(f"profile={profile.name!r}")
+    line = f"client = nbmessages.Client({', '.join(args)})"
+    if client.api_key is not None and profile.key_env:
+        return f"# the key: set {profile.key_env[0]} in the environment (never written here)\n{line}"
+    return line
