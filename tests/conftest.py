@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 
+import httpx
 import pytest
+
+from nbmessages.local import LocalServer, start
 
 KEY_AND_ENDPOINT_VARIABLES = (
     "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "ANTHROPIC_BASE_URL", "OPENROUTER_BASE_URL", "NBMESSAGES_BASE_URL",
@@ -31,3 +35,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             os.environ[name] = value
     if _tmp is not None:
         _tmp.cleanup()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """The embedded server streaming as fast as it can, one per test module."""
+    with start(pace=0, ttft=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def slow_server() -> Iterator[LocalServer]:
+    """20 tokens a second: an answer takes seconds, so there is time to look at it mid-stream."""
+    with start(pace=20, ttft=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def http(server: LocalServer) -> Iterator[httpx.Client]:
+    """An httpx client on the fast server."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        yield client

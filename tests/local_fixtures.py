@@ -1,29 +1,11 @@
-"""Helpers for the local server tests: a fast server fixture, request bodies, SSE parsing and accumulation."""
+"""Helpers for the local server tests: request bodies, SSE parsing and accumulation (fixtures are in conftest)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-
-from nbmessages.local import LocalServer, start
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    """A server streaming as fast as possible, one per test module."""
-    with start(pace=0, ttft=0) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def http(server: LocalServer) -> Iterator[httpx.Client]:
-    """An httpx client on the fast server."""
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        yield client
 
 
 def body(text: str = "Hello there", **fields: Any) -> dict[str, Any]:

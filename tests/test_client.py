@@ -21,12 +21,6 @@ from nbmessages.client import errors
 from nbmessages.ledger.store import Ledger
 
 
-@pytest.fixture(scope="module")
-def server():
-    with nbmessages.local.start(pace=0, ttft=0) as srv:
-        yield srv
-
-
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
     return Ledger(tmp_path / "usage.sqlite")

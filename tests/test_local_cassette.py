@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from local_fixtures import body, error_of, server  # noqa: F401
+from local_fixtures import body, error_of
 
 from nbmessages.local import Cassette, start
 from nbmessages.local.cassette import normalize_path
@@ -56,7 +56,7 @@ def test_open_missing_file_and_save_needs_a_path(tmp_path):
     assert Cassette.load(tmp_path / "wrapped.json").match("GET", "/v1/models", b"")["response"]["body"] == "{}"
 
 
-def test_record_through_the_proxy_then_replay_byte_for_byte(server, tmp_path):  # noqa: F811
+def test_record_through_the_proxy_then_replay_byte_for_byte(server, tmp_path):
     path = tmp_path / "calls.json"
     secret = {"x-api-key": "sk-ant-api03-TOPSECRETKEY", "authorization": "Bearer sk-or-v1-TOPSECRETKEY"}
     streamed = {**body("record me", max_tokens=60), "stream": True}

@@ -8,7 +8,7 @@ import time
 import anthropic
 import httpx
 import pytest
-from local_fixtures import body, error_of, http, server, sse_events, stream  # noqa: F401
+from local_fixtures import body, error_of, sse_events, stream
 
 from nbmessages.local import start
 from nbmessages.local.faults import FaultPlan, parse_fault
@@ -22,27 +22,27 @@ def fault(name: str) -> dict[str, str]:
     ("rate_limit", 429, "rate_limit_error"), ("overloaded", 529, "overloaded_error"),
     ("server_error", 500, "api_error"), ("bad_gateway", 502, "api_error"),
 ])
-def test_http_faults(http, spec, status, kind):  # noqa: F811
+def test_http_faults(http, spec, status, kind):
     for payload in (body(spec), {**body(spec), "stream": True}):
         response = http.post("/v1/messages", json=payload, headers=fault(spec))
         assert response.status_code == status and error_of(response)["type"] == kind
         assert response.headers["request-id"].startswith("req_")
 
 
-def test_rate_limit_retry_after(http):  # noqa: F811
+def test_rate_limit_retry_after(http):
     assert http.post("/v1/messages", json=body("r"), headers=fault("rate_limit")).headers["retry-after"] == "1"
     quick = http.post("/v1/messages", json=body("r"), headers=fault("rate_limit;retry_after=0.1"))
     assert quick.headers["retry-after"] == "0.1"
 
 
-def test_times_counts_per_body(http):  # noqa: F811
+def test_times_counts_per_body(http):
     spec = fault("server_error;times=2")
     statuses = [http.post("/v1/messages", json=body("flaky call"), headers=spec).status_code for _ in range(4)]
     assert statuses == [500, 500, 200, 200]
     assert http.post("/v1/messages", json=body("another body"), headers=spec).status_code == 500
 
 
-def test_sdk_retries_through_a_flaky_server(server):  # noqa: F811
+def test_sdk_retries_through_a_flaky_server(server):
     client = anthropic.Anthropic(api_key="test", base_url=server.base_url, max_retries=2,
                                  default_headers=fault("server_error;times=2;retry_after=0.01"))
     message = client.messages.create(model="claude-sonnet-4-6", max_tokens=50,
@@ -55,7 +55,7 @@ def test_sdk_retries_through_a_flaky_server(server):  # noqa: F811
     assert caught.value.status_code == 529
 
 
-def test_disconnect_mid_stream(http):  # noqa: F811
+def test_disconnect_mid_stream(http):
     received = []
     with pytest.raises(httpx.RemoteProtocolError):  # noqa: PT012 - the break shows while reading
         with http.stream("POST", "/v1/messages", json={**body("drop me"), "stream": True},
@@ -67,13 +67,13 @@ def test_disconnect_mid_stream(http):  # noqa: F811
     assert events and "event: message_stop" not in events
 
 
-def test_disconnect_without_a_response(http):  # noqa: F811
+def test_disconnect_without_a_response(http):
     with pytest.raises(httpx.RemoteProtocolError):
         http.post("/v1/messages", json=body("drop"), headers=fault("disconnect"))
     assert http.post("/v1/messages", json=body("still up")).status_code == 200
 
 
-def test_error_event_mid_stream(http):  # noqa: F811
+def test_error_event_mid_stream(http):
     events = sse_events(stream(http, body("boom " * 20), headers=fault("error_event")).text)
     assert events[-1]["type"] == "error" and events[-1]["error"]["type"] == "overloaded_error"
     assert any(e.get("delta", {}).get("type") == "text_delta" for e in events)
@@ -82,7 +82,7 @@ def test_error_event_mid_stream(http):  # noqa: F811
     assert whole.status_code == 529
 
 
-def test_malformed_event(http):  # noqa: F811
+def test_malformed_event(http):
     text = stream(http, body("bad json " * 10), headers=fault("malformed;after=5")).text
     frames = [f for f in text.split("\n\n") if f.strip()]
     bad = [f for f in frames if "data: " in f and not _parses(f.split("data: ", 1)[1])]
@@ -100,7 +100,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-def test_stall_keeps_the_connection_open(http, server):  # noqa: F811
+def test_stall_keeps_the_connection_open(http, server):
     began = time.perf_counter()
     with pytest.raises(httpx.ReadTimeout):  # noqa: PT012
         with http.stream("POST", "/v1/messages", json={**body("stall"), "stream": True}, headers=fault("stall"),
@@ -113,13 +113,13 @@ def test_stall_keeps_the_connection_open(http, server):  # noqa: F811
     assert "message_stop" not in capped.text and "message_start" in capped.text
 
 
-def test_slow_start(http):  # noqa: F811
+def test_slow_start(http):
     began = time.perf_counter()
     response = http.post("/v1/messages", json=body("slow"), headers=fault("slow_start;seconds=0.4"))
     assert response.status_code == 200 and 0.4 <= time.perf_counter() - began < 2
 
 
-def test_bad_fault_header(http):  # noqa: F811
+def test_bad_fault_header(http):
     for spec in ("explode", "rate_limit;retry_after=soon", "rate_limit;oops"):
         response = http.post("/v1/messages", json=body("x"), headers=fault(spec))
         assert response.status_code == 400 and "x-nbmessages-fault" in error_of(response)["message"]

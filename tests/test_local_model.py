@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import pytest
-from local_fixtures import accumulate, body, http, server, sse_events, stream  # noqa: F401
+from local_fixtures import accumulate, body, sse_events, stream
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 2040).decode()
 PDF = base64.b64encode(
@@ -22,13 +22,13 @@ WEATHER = {"name": "get_weather", "description": "Weather for a city",
 CLOCK = {"name": "get_time", "input_schema": {"type": "object", "properties": {"zone": {"type": "string"}}}}
 
 
-def create(http, payload, path="/v1/messages", **kw):  # noqa: F811
+def create(http, payload, path="/v1/messages", **kw):
     response = http.post(path, json=payload, **kw)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_plain_answer_quotes_the_message_and_summarises_the_request(http):  # noqa: F811
+def test_plain_answer_quotes_the_message_and_summarises_the_request(http):
     question = 'Parse {"a": [1, 2]} and this:\n```python\nprint("x")\n```\nthanks'
     payload = body(question, model="any-model/whatever", system="Be terse.", temperature=0.2,
                    stop_sequences=["NEVER-SEEN"])
@@ -48,7 +48,7 @@ def test_plain_answer_quotes_the_message_and_summarises_the_request(http):  # no
     assert message["stop_reason"] == "end_turn" and message["content"][0]["citations"] is None
 
 
-def test_same_request_same_bytes_and_ids_from_the_body(http):  # noqa: F811
+def test_same_request_same_bytes_and_ids_from_the_body(http):
     first = http.post("/v1/messages", json=body("determinism"))
     second = http.post("/v1/messages", json=body("determinism"))
     assert first.content == second.content
@@ -67,7 +67,7 @@ def test_same_request_same_bytes_and_ids_from_the_body(http):  # noqa: F811
     ("Use get_weather", {"type": "tool", "name": "get_time"}, ["get_time"]),
     ("Use get_weather", {"type": "none"}, []),
 ])
-def test_tool_choice(http, prompt, choice, expected):  # noqa: F811
+def test_tool_choice(http, prompt, choice, expected):
     payload = body(prompt, tools=[WEATHER, CLOCK], **({"tool_choice": choice} if choice else {}))
     message = create(http, payload)
     calls = [b for b in message["content"] if b["type"] == "tool_use"]
@@ -76,7 +76,7 @@ def test_tool_choice(http, prompt, choice, expected):  # noqa: F811
     assert len({c["id"] for c in calls}) == len(calls) and all(c["id"].startswith("toolu_01") for c in calls)
 
 
-def test_tool_arguments_satisfy_the_schema_and_prefer_the_prompt(http):  # noqa: F811
+def test_tool_arguments_satisfy_the_schema_and_prefer_the_prompt(http):
     schema = {
         "type": "object",
         "properties": {
@@ -102,7 +102,7 @@ def test_tool_arguments_satisfy_the_schema_and_prefer_the_prompt(http):  # noqa:
     assert arguments["mode"] == "fast"
 
 
-def test_after_a_tool_result_it_answers_with_the_result(http):  # noqa: F811
+def test_after_a_tool_result_it_answers_with_the_result(http):
     first = create(http, body("Weather in Paris?", tools=[WEATHER]))
     call = first["content"][-1]
     follow = body("Weather in Paris?", tools=[WEATHER])
@@ -116,7 +116,7 @@ def test_after_a_tool_result_it_answers_with_the_result(http):  # noqa: F811
 
 
 @pytest.mark.parametrize("thinking", [{"type": "enabled", "budget_tokens": 1024}, {"type": "adaptive"}])
-def test_thinking_streams_a_signed_block_first(http, thinking):  # noqa: F811
+def test_thinking_streams_a_signed_block_first(http, thinking):
     events = sse_events(stream(http, body("Think about 17 x 23", max_tokens=4000, thinking=thinking)).text)
     message = accumulate(events)
     block = message["content"][0]
@@ -127,13 +127,13 @@ def test_thinking_streams_a_signed_block_first(http, thinking):  # noqa: F811
     assert message["usage"]["output_tokens_details"]["thinking_tokens"] > 0
 
 
-def test_thinking_display_omitted_gives_empty_text_with_signature(http):  # noqa: F811
+def test_thinking_display_omitted_gives_empty_text_with_signature(http):
     message = create(http, body("hi", thinking={"type": "adaptive", "display": "omitted"}))
     assert message["content"][0] == {"type": "thinking", "thinking": "", "signature": message["content"][0]["signature"]}
     assert message["content"][0]["signature"]
 
 
-def test_json_output_is_valid_against_the_schema(http):  # noqa: F811
+def test_json_output_is_valid_against_the_schema(http):
     schema = {"type": "object", "properties": {
         "name": {"type": "string"}, "age": {"type": "integer", "minimum": 0},
         "emails": {"type": "array", "items": {"type": "string", "format": "email"}},
@@ -161,7 +161,7 @@ def _docs() -> list[dict]:
     ]
 
 
-def test_citations_in_both_shapes(http):  # noqa: F811
+def test_citations_in_both_shapes(http):
     payload = body("x")
     payload["messages"][0]["content"] = [*_docs(), {"type": "text", "text": "What colour is the sky?"}]
     whole = create(http, payload)
@@ -181,14 +181,14 @@ def test_citations_in_both_shapes(http):  # noqa: F811
     assert whole["content"] == streamed["content"]
 
 
-def test_max_tokens_cuts_the_answer(http):  # noqa: F811
+def test_max_tokens_cuts_the_answer(http):
     message = create(http, body("Tell me a long story", max_tokens=7))
     assert message["stop_reason"] == "max_tokens" and message["usage"]["output_tokens"] == 7
     assert len(message["content"][0]["text"]) < 60
     assert create(http, body("prewarm", max_tokens=0))["content"] == []
 
 
-def test_stop_sequence_stops_before_it(http):  # noqa: F811
+def test_stop_sequence_stops_before_it(http):
     message = create(http, body("alpha beta STOPHERE gamma", stop_sequences=["STOPHERE", "gamma"]))
     assert message["stop_reason"] == "stop_sequence" and message["stop_sequence"] == "STOPHERE"
     assert message["content"][0]["text"].endswith("alpha beta ")
@@ -197,7 +197,7 @@ def test_stop_sequence_stops_before_it(http):  # noqa: F811
     assert streamed["stop_sequence"] == "STOPHERE" and streamed["content"] == message["content"]
 
 
-def test_usage_matches_count_tokens_and_output_text(http):  # noqa: F811
+def test_usage_matches_count_tokens_and_output_text(http):
     from nbmessages.local.tokens import count_text
 
     payload = body("How many tokens, exactly?", system="You count.", tools=[WEATHER], tool_choice={"type": "none"})
@@ -208,7 +208,7 @@ def test_usage_matches_count_tokens_and_output_text(http):  # noqa: F811
     assert message["usage"]["service_tier"] == "standard"
 
 
-def test_prompt_cache_write_then_read(http):  # noqa: F811
+def test_prompt_cache_write_then_read(http):
     system = [{"type": "text", "text": "A long and stable system prompt. " * 40, "cache_control": {"type": "ephemeral"}}]
     first = create(http, body("cache me", system=system, model="cache-test-1"))["usage"]
     second = create(http, body("cache me again", system=system, model="cache-test-1"))["usage"]
@@ -221,7 +221,7 @@ def test_prompt_cache_write_then_read(http):  # noqa: F811
     assert counted.json()["input_tokens"] == second["input_tokens"] + second["cache_read_input_tokens"]
 
 
-def test_automatic_caching_with_1h_ttl(http):  # noqa: F811
+def test_automatic_caching_with_1h_ttl(http):
     conversation = body("first turn " * 30, model="cache-test-2", cache_control={"type": "ephemeral", "ttl": "1h"})
     first = create(http, conversation)
     assert first["usage"]["cache_creation"]["ephemeral_1h_input_tokens"] == first["usage"]["cache_creation_input_tokens"] > 0
@@ -231,7 +231,7 @@ def test_automatic_caching_with_1h_ttl(http):  # noqa: F811
     assert second["cache_creation_input_tokens"] > 0 and second["input_tokens"] == 0
 
 
-def test_openrouter_path_adds_provider_and_cost(http):  # noqa: F811
+def test_openrouter_path_adds_provider_and_cost(http):
     payload = body("hi", model="anthropic/claude-sonnet-4.6")
     del payload["max_tokens"]  # optional on OpenRouter
     response = http.post("/api/v1/messages", json=payload)
@@ -246,7 +246,7 @@ def test_openrouter_path_adds_provider_and_cost(http):  # noqa: F811
     assert "provider" not in http.post("/v1/messages", json=body("hi")).json()
 
 
-def test_openrouter_cost_counts_cache_reads_as_input(http):  # noqa: F811
+def test_openrouter_cost_counts_cache_reads_as_input(http):
     from genai_prices import Usage, calc_price
 
     system = [{"type": "text", "text": "Cached system prompt words. " * 50, "cache_control": {"type": "ephemeral"}}]

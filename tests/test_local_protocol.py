@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from local_fixtures import accumulate, body, error_of, http, server, sse_events, stream  # noqa: F401
+from local_fixtures import accumulate, body, error_of, sse_events, stream
 
 from nbmessages.local import start
 from nbmessages.local.tokens import count_text
@@ -16,7 +16,7 @@ TOOL = {"name": "lookup", "input_schema": {"type": "object", "properties": {
     "required": ["query", "limit", "filters"]}}
 
 
-def test_stream_follows_the_spec_order(http):  # noqa: F811
+def test_stream_follows_the_spec_order(http):
     response = stream(http, body("Please lookup the capital of France", tools=[TOOL], thinking={"type": "adaptive"}))
     assert response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response.text)
@@ -46,7 +46,7 @@ def test_stream_follows_the_spec_order(http):  # noqa: F811
     assert final["usage"]["input_tokens"] == started["usage"]["input_tokens"]
 
 
-def test_deltas_are_small_and_the_stream_equals_the_whole_message(http):  # noqa: F811
+def test_deltas_are_small_and_the_stream_equals_the_whole_message(http):
     payload = body("Please lookup the capital of France", tools=[TOOL])
     events = sse_events(stream(http, payload).text)
     texts = [e["delta"]["text"] for e in events if e.get("delta", {}).get("type") == "text_delta"]
@@ -58,13 +58,13 @@ def test_deltas_are_small_and_the_stream_equals_the_whole_message(http):  # noqa
     assert streamed == whole
 
 
-def test_pings_recur_in_long_streams(http):  # noqa: F811
+def test_pings_recur_in_long_streams(http):
     events = sse_events(stream(http, body("word " * 400)).text)
     pings = [i for i, e in enumerate(events) if e["type"] == "ping"]
     assert pings[0] == 1 and len(pings) > 3
 
 
-def test_pace_and_ttft_headers(http):  # noqa: F811
+def test_pace_and_ttft_headers(http):
     payload = body("timing", max_tokens=30)
     began = time.perf_counter()
     with http.stream("POST", "/v1/messages", json={**payload, "stream": True},
@@ -103,7 +103,7 @@ def test_default_pace_is_realistic():
         {"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "AAAA"}}]}]},
      "messages[0].content[0].source.media_type"),
 ])
-def test_validation_errors_name_the_field(http, payload, field):  # noqa: F811
+def test_validation_errors_name_the_field(http, payload, field):
     response = http.post("/v1/messages", json=payload)
     assert response.status_code == 400
     error = error_of(response)
@@ -111,7 +111,7 @@ def test_validation_errors_name_the_field(http, payload, field):  # noqa: F811
     assert response.json()["request_id"] == response.headers["request-id"]
 
 
-def test_max_tokens_optional_on_openrouter_and_sampling_by_version(http):  # noqa: F811
+def test_max_tokens_optional_on_openrouter_and_sampling_by_version(http):
     payload = {"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": 0.3}
     assert http.post("/api/v1/messages", json=payload).status_code == 200
     full = {**payload, "max_tokens": 10}
@@ -133,12 +133,12 @@ def test_max_tokens_optional_on_openrouter_and_sampling_by_version(http):  # noq
     (b"{not json", "not valid JSON"), (b"[1, 2]", "JSON object"), (b'"text"', "JSON object"), (b"", "empty"),
     (b'{"a": NaN}', "not valid JSON"), (b"\xff\xfe", "not valid JSON"),
 ])
-def test_bodies_that_are_not_json_objects(http, content, words):  # noqa: F811
+def test_bodies_that_are_not_json_objects(http, content, words):
     response = http.post("/v1/messages", content=content, headers={"content-type": "application/json"})
     assert response.status_code == 400 and words in error_of(response)["message"]
 
 
-def test_unknown_routes_and_methods(http):  # noqa: F811
+def test_unknown_routes_and_methods(http):
     missing = http.post("/v1/complete", json={})
     assert missing.status_code == 404 and error_of(missing)["type"] == "not_found_error"
     wrong = http.get("/v1/messages")
@@ -149,7 +149,7 @@ def test_unknown_routes_and_methods(http):  # noqa: F811
         assert response.headers["request-id"].startswith("req_")
 
 
-def test_request_ids_on_every_response(http):  # noqa: F811
+def test_request_ids_on_every_response(http):
     for path in ("/v1/models", "/api/v1/models"):
         response = http.get(path)
         assert response.status_code == 200 and response.headers["request-id"].startswith("req_")
@@ -161,7 +161,7 @@ def test_request_ids_on_every_response(http):  # noqa: F811
     assert bad.headers["x-generation-id"].startswith("gen-") and bad.json()["request_id"].startswith("gen-")
 
 
-def test_count_tokens_endpoint(http):  # noqa: F811
+def test_count_tokens_endpoint(http):
     payload = {"model": "m", "messages": [{"role": "user", "content": "one two three"}]}
     for path in ("/v1/messages/count_tokens", "/api/v1/messages/count_tokens"):
         assert http.post(path, json=payload).json() == {"input_tokens": 3 + 3 + 3}
@@ -189,7 +189,7 @@ def test_body_size_limit():
         assert client.post("/v1/messages", json=body("small")).status_code == 200
 
 
-def test_default_limit_is_32_mb(http):  # noqa: F811
+def test_default_limit_is_32_mb(http):
     payload = body("x" * (32 * 1024 * 1024 + 10))
     response = http.post("/v1/messages", json=payload)
     assert response.status_code == 413 and error_of(response)["type"] == "request_too_large"

@@ -8,12 +8,12 @@ import random
 import time
 
 import httpx
-from local_fixtures import body, server, sse_events  # noqa: F401
+from local_fixtures import body, sse_events
 
 from nbmessages.local import start
 
 
-def test_200_concurrent_streams(server):  # noqa: F811
+def test_200_concurrent_streams(server):
     async def one(client: httpx.AsyncClient, i: int) -> str:
         response = await client.post("/v1/messages", json={**body(f"concurrent {i} " * 20), "stream": True})
         assert response.status_code == 200
@@ -32,7 +32,7 @@ def test_200_concurrent_streams(server):  # noqa: F811
     assert server.active_streams == 0
 
 
-def test_client_leaving_mid_stream_leaves_no_stream_running(server):  # noqa: F811
+def test_client_leaving_mid_stream_leaves_no_stream_running(server):
     slow = {"x-nbmessages-pace": "20", "x-nbmessages-ttft": "0"}
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         for _ in range(3):

@@ -6,7 +6,6 @@ import anthropic
 import jsonschema
 import pytest
 from anthropic.types import Message, MessageTokensCount
-from local_fixtures import server  # noqa: F401
 from pydantic import BaseModel
 
 WEATHER = {"name": "get_weather", "description": "Current weather",
@@ -16,7 +15,7 @@ WEATHER = {"name": "get_weather", "description": "Current weather",
 
 
 @pytest.fixture(scope="module")
-def client(server):  # noqa: F811
+def client(server):
     return anthropic.Anthropic(api_key="test", base_url=server.base_url, max_retries=0)
 
 
@@ -99,7 +98,7 @@ def test_citations(client):
     assert citation.type == "char_location" and citation.cited_text == "Ice melts at 0 C."
 
 
-def test_errors_map_to_sdk_exceptions(client, server):  # noqa: F811
+def test_errors_map_to_sdk_exceptions(client, server):
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model="m", max_tokens=10, messages=[{"role": "robot", "content": "x"}])
     assert "messages[0].role" in caught.value.message and caught.value.request_id.startswith("req_")
@@ -115,7 +114,7 @@ def test_errors_map_to_sdk_exceptions(client, server):  # noqa: F811
     assert "Overloaded" in str(mid_stream.value)
 
 
-def test_openrouter_base_url(server):  # noqa: F811
+def test_openrouter_base_url(server):
     client = anthropic.Anthropic(api_key="test", base_url=server.openrouter_base_url, max_retries=0)
     message = client.messages.create(model="anthropic/claude-sonnet-4.6", max_tokens=100, messages=ask("hi"))
     assert message.provider == "Anthropic" and message.usage.cost > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 from anthropic.types import Message
-from local_fixtures import accumulate, body, http, server, sse_events, stream  # noqa: F401
+from local_fixtures import accumulate, body, sse_events, stream
 
 import nbmessages
 from nbmessages.ledger.store import Ledger
@@ -20,13 +20,13 @@ FACTS = {"type": "search_result", "source": "https://example.com/trees", "title"
          "citations": {"enabled": True}}
 
 
-def create(http, payload, path="/v1/messages"):  # noqa: F811
+def create(http, payload, path="/v1/messages"):
     response = http.post(path, json=payload)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def both(http, payload, path="/v1/messages"):  # noqa: F811
+def both(http, payload, path="/v1/messages"):
     """The plain answer, after checking the stream rebuilds exactly the same message."""
     message = create(http, payload, path)
     rebuilt = accumulate(sse_events(stream(http, payload, path).text))
@@ -43,7 +43,7 @@ def hosts(urls):
     return {u.split("/")[2] for u in urls}
 
 
-def test_web_search_answers_like_the_api(http):  # noqa: F811
+def test_web_search_answers_like_the_api(http):
     message = both(http, body(ASK_SEARCH, tools=[SEARCH]))
     assert types(message)[:4] == ["text", "server_tool_use", "web_search_tool_result", "text"]
     call, result = message["content"][1], message["content"][2]
@@ -62,7 +62,7 @@ def test_web_search_answers_like_the_api(http):  # noqa: F811
     assert create(http, body(ASK_SEARCH, tools=[SEARCH])) == message  # same body, same answer
 
 
-def test_stream_shape_of_server_tool_blocks(http):  # noqa: F811
+def test_stream_shape_of_server_tool_blocks(http):
     events = sse_events(stream(http, body(ASK_SEARCH, tools=[SEARCH])).text)
     starts = {e["index"]: e["content_block"] for e in events if e["type"] == "content_block_start"}
     deltas = {}
@@ -81,7 +81,7 @@ def test_stream_shape_of_server_tool_blocks(http):  # noqa: F811
     assert start["message"]["usage"]["server_tool_use"] is None
 
 
-def test_max_uses_zero_is_an_error_result(http):  # noqa: F811
+def test_max_uses_zero_is_an_error_result(http):
     message = both(http, body(ASK_SEARCH, tools=[{**SEARCH, "max_uses": 0}]))
     result = message["content"][2]
     assert result["content"] == {"type": "web_search_tool_result_error", "error_code": "max_uses_exceeded"}
@@ -94,13 +94,13 @@ def test_max_uses_zero_is_an_error_result(http):  # noqa: F811
     ({"blocked_domains": ["example.com"]}, {"example.org"}),
     ({"allowed_domains": ["nowhere.test"]}, set()),
 ])
-def test_domain_lists_filter_results(http, limits, expected):  # noqa: F811
+def test_domain_lists_filter_results(http, limits, expected):
     message = create(http, body(ASK_SEARCH, tools=[{**SEARCH, **limits}]))
     assert hosts(r["url"] for r in message["content"][2]["content"]) == expected
     assert message["usage"]["server_tool_use"]["web_search_requests"] == 1
 
 
-def test_web_fetch_returns_a_plain_text_document(http):  # noqa: F811
+def test_web_fetch_returns_a_plain_text_document(http):
     message = both(http, body(ASK_FETCH, tools=[{**FETCH, "max_uses": 1}]))
     calls = [b for b in message["content"] if b["type"] == "server_tool_use"]
     assert [c["input"] for c in calls] == [{"url": "https://docs.example.org/intro"}, {"url": "https://example.com/b"}]
@@ -112,21 +112,21 @@ def test_web_fetch_returns_a_plain_text_document(http):  # noqa: F811
     assert message["usage"]["server_tool_use"] == {"web_search_requests": 0, "web_fetch_requests": 1}
 
 
-def test_fetch_outside_allowed_domains_is_refused(http):  # noqa: F811
+def test_fetch_outside_allowed_domains_is_refused(http):
     prompt = "Fetch https://example.net/page and http://[broken/x"
     message = create(http, body(prompt, tools=[{**FETCH, "allowed_domains": ["example.com"]}]))
     results = [b["content"] for b in message["content"] if b["type"] == "web_fetch_tool_result"]
     assert [r["error_code"] for r in results] == ["url_not_allowed", "url_not_allowed"]
 
 
-def test_search_and_fetch_together_count_both(http):  # noqa: F811
+def test_search_and_fetch_together_count_both(http):
     message = create(http, body(ASK_SEARCH + " " + ASK_FETCH, tools=[SEARCH, FETCH]))
     assert [b["name"] for b in message["content"] if b["type"] == "server_tool_use"] == [
         "web_search", "web_fetch", "web_fetch"]
     assert message["usage"]["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 2}
 
 
-def test_openrouter_web_search_tool(http):  # noqa: F811
+def test_openrouter_web_search_tool(http):
     payload = body(ASK_SEARCH, model="anthropic/claude-sonnet-4.6", tools=[OR_SEARCH])
     message = both(http, payload, "/api/v1/messages")
     assert message["content"][1]["name"] == "web_search" and message["provider"] == "Anthropic"
@@ -138,18 +138,18 @@ def test_openrouter_web_search_tool(http):  # noqa: F811
     body(ASK_SEARCH, tools=[SEARCH], tool_choice={"type": "none"}),
     body("See https://example.com/x", tools=[SEARCH]),  # a URL asks for fetch, not search
 ])
-def test_server_tools_only_when_asked(http, payload):  # noqa: F811
+def test_server_tools_only_when_asked(http, payload):
     message = create(http, payload)
     assert types(message) == ["text"] and message["usage"]["server_tool_use"] is None
 
 
-def test_max_tokens_never_leaves_a_result_without_its_call(http):  # noqa: F811
+def test_max_tokens_never_leaves_a_result_without_its_call(http):
     message = create(http, body(ASK_SEARCH, tools=[SEARCH], max_tokens=12))
     assert types(message) == ["text"] and message["stop_reason"] == "max_tokens"
     assert message["usage"]["server_tool_use"] is None
 
 
-def test_search_results_in_user_content_are_cited(http):  # noqa: F811
+def test_search_results_in_user_content_are_cited(http):
     plain = {**FACTS, "citations": {"enabled": False}}
     content = [plain, FACTS, {"type": "text", "text": "Which trees grow tall?"}]
     message = both(http, body(content))
@@ -161,7 +161,7 @@ def test_search_results_in_user_content_are_cited(http):  # noqa: F811
     assert any(e["type"] == "content_block_delta" and e["delta"]["type"] == "citations_delta" for e in events)
 
 
-def test_search_results_inside_a_tool_result_are_cited(http):  # noqa: F811
+def test_search_results_inside_a_tool_result_are_cited(http):
     tool = {"name": "lookup", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}
     messages = [
         {"role": "user", "content": "Use lookup for oaks"},
@@ -175,7 +175,7 @@ def test_search_results_inside_a_tool_result_are_cited(http):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def sdk(server):  # noqa: F811
+def sdk(server):
     return anthropic.Anthropic(api_key="test", base_url=server.base_url, max_retries=0)
 
 
@@ -202,7 +202,7 @@ def test_the_sdk_parses_them_with_its_own_types(sdk, kw, cited):
     assert citations == ({cited} if cited else set())
 
 
-def test_nbmessages_client_records_server_tool_use_in_the_ledger(server, tmp_path):  # noqa: F811
+def test_nbmessages_client_records_server_tool_use_in_the_ledger(server, tmp_path):
     path = tmp_path / "l.sqlite"
     with nbmessages.Client(base_url=server.base_url, ledger=path) as client:
         message = client.messages.create(model="claude-sonnet-4-6", max_tokens=2000, tools=[SEARCH, FETCH],

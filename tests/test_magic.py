@@ -55,16 +55,6 @@ class Cell:
         return "\n".join(d.get("text/plain", "") for d in self.shown)
 
 
-@pytest.fixture(scope="module")
-def server():
-    with nbmessages.local.start(pace=0, ttft=0) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def slow_server():
-    with nbmessages.local.start(pace=40, ttft=0) as srv:
-        yield srv
 
 
 @pytest.fixture

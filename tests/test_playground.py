@@ -37,17 +37,6 @@ class Person(BaseModel):
 NAMESPACE = {"get_weather": get_weather, "Person": Person, "x": 3, "_hidden": lambda: 0}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    with local.start(pace=0, ttft=0) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def slow() -> Iterator[Any]:
-    """20 tokens a second: an answer takes seconds, so there is time to look at it mid-stream."""
-    with local.start(pace=20, ttft=0) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -214,8 +203,8 @@ def test_the_usage_line_shows_tokens_cost_first_token_and_duration(server: Any) 
     assert "session: 1 call" in pg.usage.value
 
 
-def test_the_usage_line_is_live_while_streaming(slow: Any) -> None:
-    pg = make(slow)
+def test_the_usage_line_is_live_while_streaming(slow_server: Any) -> None:
+    pg = make(slow_server)
     pg.prompt.value = "Hello"
     pg.send()
     try:
@@ -312,8 +301,8 @@ def test_compare_needs_two_to_four(server: Any, count: int) -> None:
 # -- stop, errors, responsiveness
 
 
-def test_send_returns_at_once_and_wait_reports_whether_it_ended(slow: Any) -> None:
-    pg = make(slow)
+def test_send_returns_at_once_and_wait_reports_whether_it_ended(slow_server: Any) -> None:
+    pg = make(slow_server)
     pg.prompt.value = "Hello"
     t0 = time.perf_counter()
     assert pg.send()
@@ -325,8 +314,8 @@ def test_send_returns_at_once_and_wait_reports_whether_it_ended(slow: Any) -> No
     assert pg.wait(5) is True and not pg.busy and not pg.send_button.disabled
 
 
-def test_stop_ends_the_stream_within_a_second_and_keeps_the_partial_answer(slow: Any) -> None:
-    pg = make(slow)
+def test_stop_ends_the_stream_within_a_second_and_keeps_the_partial_answer(slow_server: Any) -> None:
+    pg = make(slow_server)
     pg.prompt.value = "Tell me a long story"
     pg.send()
     wait_for(lambda: len(live_text(pg)) > 20, 15, "some streamed text")
@@ -347,8 +336,8 @@ def test_stop_ends_the_stream_within_a_second_and_keeps_the_partial_answer(slow:
     assert history[1]["role"] == "assistant" and history[1]["content"][0]["text"] == partial.rstrip()
 
 
-def test_stop_in_compare_keeps_every_partial_answer(slow: Any) -> None:
-    pg = make(slow, compare=["claude-sonnet-4-5", "claude-haiku-4-5"])
+def test_stop_in_compare_keeps_every_partial_answer(slow_server: Any) -> None:
+    pg = make(slow_server, compare=["claude-sonnet-4-5", "claude-haiku-4-5"])
     pg.prompt.value = "Tell me a long story"
     pg.send()
     wait_for(lambda: live_text(pg, 0) and live_text(pg, 1), 15, "text in both columns")
