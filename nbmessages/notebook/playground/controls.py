@@ -1,4 +1,4 @@
-"""The settings controls: model, prompts, sampling, thinking, effort, stops, tools, schema, OpenRouter routing."""
+"""The settings controls, one per row of the settings table that names a widget kind, laid out by section."""
 
 from __future__ import annotations
 
@@ -8,165 +8,186 @@ from typing import Any
 import ipywidgets as widgets
 from pydantic import BaseModel
 
+from .. import settings as table
+from ..settings import Setting
 from .fields import NARROW, OptionalNumber
-from .settings import (
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_MODEL,
-    DEFAULT_THINKING_BUDGET,
-    namespace_functions,
-    namespace_models,
-)
+from .settings import namespace_functions, namespace_models
 
-EFFORTS = [("default", ""), ("low", "low"), ("medium", "medium"), ("high", "high"), ("xhigh", "xhigh"),
-           ("max", "max")]
 WIDE = widgets.Layout(width="100%")
 LABEL_WIDTH = {"description_width": "90px"}
 
 
+def _bounded(row: Setting, value: Any, **kw: Any) -> widgets.Widget:
+    low, high, step = row.bounds or (1, 1_000_000, 1)
+    if row.type is float:
+        return widgets.FloatSlider(value, min=low, max=high, step=step, readout_format=".2f", **kw)
+    return widgets.BoundedIntText(value, min=int(low), max=int(high), **kw)
+
+
+def _labelled(text: str, control: widgets.Widget) -> widgets.Widget:
+    return widgets.HBox([widgets.Label(text, layout=widgets.Layout(width="110px")), control])
+
+
 class Controls:
-    """Every settings widget, as attributes; ``settings()`` reads them, ``apply()`` sets them."""
+    """Every settings widget, as attributes (``controls.widgets`` by name); ``settings()`` reads, ``apply()`` sets."""
 
     def __init__(self, namespace: Callable[[], dict[str, Any]]) -> None:
         self._namespace = namespace
-        self._extra_functions: dict[str, Callable[..., Any]] = {}
-        self._extra_models: dict[str, type[BaseModel]] = {}
-        self.model = widgets.Combobox(value=DEFAULT_MODEL, placeholder="model (any name)", ensure_option=False,
-                                      description="model", style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
-        self.max_tokens = widgets.BoundedIntText(DEFAULT_MAX_TOKENS, min=1, max=1_000_000, description="max_tokens",
-                                                 style=LABEL_WIDTH, layout=widgets.Layout(width="200px"))
-        self.system = widgets.Textarea(placeholder="system prompt (optional)", description="system",
-                                       style=LABEL_WIDTH, layout=widgets.Layout(width="100%", height="52px"))
-        self.temperature = OptionalNumber("temperature", widgets.FloatSlider(1.0, min=0, max=1, step=0.05,
-                                                                              readout_format=".2f"))
-        self.top_p = OptionalNumber("top_p", widgets.FloatSlider(0.95, min=0, max=1, step=0.01,
-                                                                  readout_format=".2f"))
-        self.top_k = OptionalNumber("top_k", widgets.BoundedIntText(40, min=1, max=1000,
-                                                                     layout=widgets.Layout(width="90px")))
-        self.thinking = widgets.Checkbox(False, description="thinking", indent=False, layout=NARROW)
-        self.thinking_budget = widgets.BoundedIntText(DEFAULT_THINKING_BUDGET, min=1024, max=1_000_000,
-                                                      description="budget", layout=widgets.Layout(width="180px"))
-        self.effort = widgets.Dropdown(options=EFFORTS, value="", description="effort",
-                                       layout=widgets.Layout(width="200px"))
-        self.stop_sequences = widgets.TagsInput(value=[], allow_duplicates=False)
-        self.tools = widgets.SelectMultiple(options=[], rows=4, description="tools", style=LABEL_WIDTH,
-                                            layout=widgets.Layout(width="340px"))
-        self.schema = widgets.Dropdown(options=[("none", "")], value="", description="output schema",
-                                       style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
-        self.provider_order = widgets.TagsInput(value=[], allow_duplicates=False)
-        self.fallback_models = widgets.TagsInput(value=[], allow_duplicates=False)
-        self.thinking.observe(lambda c: setattr(self.thinking_budget, "disabled", not c["new"]), "value")
-        self.thinking_budget.disabled = True
+        self._extra: dict[str, dict[str, Any]] = {"tool": {}, "model": {}}  # passed as defaults, not in the namespace
+        self.rows = table.rows(widget=True)
+        self.widgets: dict[str, widgets.Widget] = {}
+        self._shown: dict[str, widgets.Widget] = {}  # what the panel lays out for each row
+        for row in self.rows:
+            self._build(row)
+        for name, control in self.widgets.items():
+            setattr(self, name, control)
         self.refresh_namespace()
+
+    # -- one control per widget kind
+
+    def _build(self, row: Setting) -> None:
+        name, kind = row.attribute, row.widget
+        control: widgets.Widget
+        if kind == "combobox":
+            control = widgets.Combobox(value=row.default or "", placeholder=f"{name} (any name)", ensure_option=False,
+                                       description=name, style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
+        elif kind == "int":
+            control = _bounded(row, row.default, description=name, style=LABEL_WIDTH,
+                               layout=widgets.Layout(width="200px"))
+        elif kind == "textarea":
+            control = widgets.Textarea(placeholder=f"{name} (optional)", description=name, style=LABEL_WIDTH,
+                                       layout=widgets.Layout(width="100%", height="52px"))
+        elif kind in ("slider", "number"):
+            inner = _bounded(row, row.initial, **({} if kind == "slider" else {"layout": widgets.Layout(width="90px")}))
+            control = OptionalNumber(name, inner, tooltip=row.help)
+        elif kind == "toggle":  # a checkbox, and the number it turns on (thinking and its budget)
+            control = widgets.Checkbox(False, description=name, indent=False, layout=NARROW)
+            amount = _bounded(row, row.initial, description="budget", layout=widgets.Layout(width="180px"),
+                              disabled=True)
+            control.observe(lambda c, a=amount: setattr(a, "disabled", not c["new"]), "value")
+            self.widgets[f"{name}_budget"] = amount
+            self._shown[row.name] = widgets.HBox([control, amount])
+        elif kind == "choice":
+            control = widgets.Dropdown(options=[("default", ""), *((str(c), c) for c in row.choices)], value="",
+                                       description=name, layout=widgets.Layout(width="200px"))
+        elif kind == "tags":
+            control = widgets.TagsInput(value=[], allow_duplicates=False)
+            self._shown[row.name] = _labelled(name.replace("_", " "), control)
+        elif kind == "pick_many":
+            control = widgets.SelectMultiple(options=[], rows=4, description=name, style=LABEL_WIDTH,
+                                             layout=widgets.Layout(width="340px"))
+        elif kind == "pick_one":
+            control = widgets.Dropdown(options=[("none", "")], value="", description=f"output {name}",
+                                       style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
+        else:
+            raise ValueError(f"settings table: the row {row.name!r} names an unknown widget kind {kind!r}")
+        control.tooltip = control.tooltip or row.help
+        self.widgets[name] = control
+        self._shown.setdefault(row.name, control)
 
     # -- the namespace's functions and models
 
+    def candidates(self, pick: str | None) -> dict[str, Any]:
+        """What a picking control offers: the namespace's functions (tools) or models (schemas), plus defaults."""
+        found = namespace_functions(self._namespace()) if pick == "tool" else namespace_models(self._namespace())
+        return {**found, **self._extra.get(pick or "", {})}
+
     def functions(self) -> dict[str, Callable[..., Any]]:
         """Functions that may be tools: the namespace's, plus any passed as defaults."""
-        return {**namespace_functions(self._namespace()), **self._extra_functions}
+        return self.candidates("tool")
 
     def models(self) -> dict[str, type[BaseModel]]:
         """Pydantic models that may be the output schema: the namespace's, plus any passed as defaults."""
-        return {**namespace_models(self._namespace()), **self._extra_models}
+        return self.candidates("model")
 
     def refresh_namespace(self) -> None:
         """Offer the namespace's current functions and models (selections that still exist are kept)."""
-        chosen_tools = [t for t in self.tools.value if t in self.functions()]
-        self.tools.options = sorted(self.functions())
-        self.tools.value = tuple(chosen_tools)
-        chosen_schema = self.schema.value if self.schema.value in self.models() else ""
-        self.schema.options = [("none", ""), *((name, name) for name in sorted(self.models()))]
-        self.schema.value = chosen_schema
+        for row in self.rows:
+            control = self.widgets[row.attribute]
+            found = self.candidates(row.pick)
+            if row.widget == "pick_many":
+                chosen = tuple(t for t in control.value if t in found)
+                control.options = sorted(found)
+                control.value = chosen
+            elif row.widget == "pick_one":
+                chosen_one = control.value if control.value in found else ""
+                control.options = [("none", ""), *((name, name) for name in sorted(found))]
+                control.value = chosen_one
 
     def set_model_options(self, names: list[str]) -> None:
         """The model names the Combobox suggests (free text stays allowed)."""
-        current = self.model.value
-        self.model.options = tuple(dict.fromkeys([*names, current] if current else names))
+        model = self.widgets["model"]
+        current = model.value
+        model.options = tuple(dict.fromkeys([*names, current] if current else names))
 
     # -- reading and setting
 
     def settings(self) -> dict[str, Any]:
         """The current settings as plain values (functions and model classes resolved)."""
-        functions, models = self.functions(), self.models()
-        missing = [name for name in self.tools.value if name not in functions]
-        if missing:
-            raise LookupError(f"tools: no function named {', '.join(missing)} in the notebook any more")
-        return {
-            "model": self.model.value.strip() or DEFAULT_MODEL,
-            "system": self.system.value,
-            "max_tokens": self.max_tokens.value,
-            "temperature": self.temperature.value,
-            "top_p": self.top_p.value,
-            "top_k": self.top_k.value,
-            "thinking": self.thinking_budget.value if self.thinking.value else None,
-            "effort": self.effort.value or None,
-            "stop_sequences": list(self.stop_sequences.value),
-            "tools": [functions[name] for name in self.tools.value],
-            "output_format": models.get(self.schema.value) if self.schema.value else None,
-            "provider_order": list(self.provider_order.value),
-            "fallback_models": list(self.fallback_models.value),
-        }
+        return {row.name: self._read(row) for row in self.rows}
 
-    def apply(self, settings: dict[str, Any]) -> None:
+    def _read(self, row: Setting) -> Any:
+        control, kind = self.widgets[row.attribute], row.widget
+        if kind == "combobox":
+            return control.value.strip() or row.default
+        if kind == "toggle":
+            return self.widgets[f"{row.attribute}_budget"].value if control.value else None
+        if kind == "choice":
+            return control.value or None
+        if kind == "tags":
+            return list(control.value)
+        found = self.candidates(row.pick)
+        if kind == "pick_many":
+            missing = [name for name in control.value if name not in found]
+            if missing:
+                raise LookupError(f"{row.name}: no function named {', '.join(missing)} in the notebook any more")
+            return [found[name] for name in control.value]
+        if kind == "pick_one":
+            return found.get(control.value) if control.value else None
+        return control.value
+
+    def apply(self, values: dict[str, Any]) -> None:
         """Set controls from settings (as ``playground(**defaults)`` takes them)."""
-        for name, value in settings.items():
-            getattr(self, f"_apply_{name}", lambda v, n=name: self._apply_plain(n, v))(value)
+        for name, value in values.items():
+            self._write(table.row(name), value)
 
-    def _apply_plain(self, name: str, value: Any) -> None:
-        control = getattr(self, name)
-        control.value = list(value or ()) if isinstance(control, widgets.TagsInput) else value
+    def _write(self, row: Setting, value: Any) -> None:
+        control, kind = self.widgets[row.attribute], row.widget
+        if kind == "combobox":
+            control.options = tuple(dict.fromkeys([*control.options, value]))
+            control.value = value
+        elif kind == "textarea":
+            control.value = value or ""
+        elif kind == "toggle":
+            control.value = bool(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.widgets[f"{row.attribute}_budget"].value = value
+        elif kind == "choice":
+            control.value = value or ""
+        elif kind == "tags":
+            control.value = [value] if isinstance(value, str) else list(value or ())
+        elif kind in ("pick_many", "pick_one"):
+            items = list(value or ()) if kind == "pick_many" else [value] if value else []
+            names = [self._adopt(row, item) for item in items]
+            self.refresh_namespace()
+            control.value = tuple(names) if kind == "pick_many" else (names[0] if names else "")
+        else:
+            control.value = value
 
-    def _apply_model(self, value: str) -> None:
-        self.set_model_options([*self.model.options, value])
-        self.model.value = value
-
-    def _apply_system(self, value: str | None) -> None:
-        self.system.value = value or ""
-
-    def _apply_thinking(self, value: Any) -> None:
-        self.thinking.value = bool(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            self.thinking_budget.value = value
-
-    def _apply_effort(self, value: str | None) -> None:
-        self.effort.value = value or ""
-
-    def _apply_stop_sequences(self, value: Any) -> None:
-        self.stop_sequences.value = [value] if isinstance(value, str) else list(value or ())
-
-    def _apply_tools(self, value: Any) -> None:
-        names = []
-        for item in value or ():
-            if callable(item):
-                self._extra_functions[item.__name__] = item
-                names.append(item.__name__)
-            else:
-                names.append(str(item))
-        self.refresh_namespace()
-        self.tools.value = tuple(names)
-
-    def _apply_output_format(self, value: Any) -> None:
-        if isinstance(value, type):
-            self._extra_models[value.__name__] = value
-            value = value.__name__
-        self.refresh_namespace()
-        self.schema.value = value or ""
+    def _adopt(self, row: Setting, item: Any) -> str:
+        """The name of a picked item; a function or class passed directly becomes a candidate."""
+        if callable(item):
+            self._extra[row.pick or ""][item.__name__] = item
+            return str(item.__name__)
+        return str(item)
 
     # -- layout
 
     def panel(self) -> widgets.Widget:
-        """The settings, laid out: the main row and system prompt, then folded sections."""
-        top = widgets.HBox([self.model, self.max_tokens], layout=widgets.Layout(flex_flow="row wrap"))
-        sampling = widgets.VBox([self.temperature, self.top_p, self.top_k])
-        reasoning = widgets.VBox([widgets.HBox([self.thinking, self.thinking_budget]), self.effort,
-                                  _labelled("stop sequences", self.stop_sequences)])
-        tools = widgets.VBox([self.tools, self.schema])
-        routing = widgets.VBox([_labelled("provider order", self.provider_order),
-                                _labelled("fallback models", self.fallback_models)])
-        sections = widgets.Accordion(children=[sampling, reasoning, tools, routing],
-                                     titles=("Sampling", "Thinking, effort, stops", "Tools and output schema",
-                                             "OpenRouter routing"))
-        return widgets.VBox([top, self.system, sections])
-
-
-def _labelled(text: str, control: widgets.Widget) -> widgets.Widget:
-    return widgets.HBox([widgets.Label(text, layout=widgets.Layout(width="110px")), control])
+        """The settings, laid out: the top row and the text boxes, then a folded section per table section."""
+        top = [self._shown[r.name] for r in self.rows if not r.section and r.widget != "textarea"]
+        texts = [self._shown[r.name] for r in self.rows if not r.section and r.widget == "textarea"]
+        titles = list(dict.fromkeys(r.section for r in self.rows if r.section))
+        sections = [widgets.VBox([self._shown[r.name] for r in self.rows if r.section == t]) for t in titles]
+        folded = widgets.Accordion(children=sections, titles=tuple(titles))
+        return widgets.VBox([widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap")), *texts, folded])
