@@ -1,4 +1,4 @@
-"""The settings controls, one per row of the settings table that names a widget kind, laid out by section."""
+"""The settings controls: one per row of the settings table that names a widget kind, laid out by section."""
 
 from __future__ import annotations
 
@@ -13,84 +13,265 @@ from ..settings import Setting
 from .fields import NARROW, OptionalNumber
 from .settings import namespace_functions, namespace_models
 
-WIDE = widgets.Layout(width="100%")
 LABEL_WIDTH = {"description_width": "90px"}
 
 
 def _bounded(row: Setting, value: Any, **kw: Any) -> widgets.Widget:
+    """A number box (or a slider, for floats) within the row's bounds."""
     low, high, step = row.bounds or (1, 1_000_000, 1)
     if row.type is float:
         return widgets.FloatSlider(value, min=low, max=high, step=step, readout_format=".2f", **kw)
     return widgets.BoundedIntText(value, min=int(low), max=int(high), **kw)
 
 
-def _labelled(text: str, control: widgets.Widget) -> widgets.Widget:
-    return widgets.HBox([widgets.Label(text, layout=widgets.Layout(width="110px")), control])
+class Control:
+    """One setting's widget: how it is built, read and set (a subclass per widget kind of the table)."""
+
+    def __init__(self, row: Setting, owner: Controls) -> None:
+        self.row, self.owner = row, owner
+        self.name = row.attribute
+        self.widget = self.build()
+        self.widget.tooltip = self.widget.tooltip or row.help
+
+    def build(self) -> widgets.Widget:
+        """The widget."""
+        raise NotImplementedError
+
+    @property
+    def parts(self) -> dict[str, widgets.Widget]:
+        """The widgets this control makes, by attribute name."""
+        return {self.name: self.widget}
+
+    @property
+    def shown(self) -> widgets.Widget:
+        """What the panel lays out."""
+        return self.widget
+
+    def read(self) -> Any:
+        """The setting's value."""
+        return self.widget.value
+
+    def write(self, value: Any) -> None:
+        """Show ``value``."""
+        self.widget.value = value
+
+    def refresh(self) -> None:
+        """Offer the namespace's current candidates (picking controls only)."""
+
+
+class ComboboxControl(Control):
+    """Free text with suggestions (the model)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.Combobox(value=self.row.default or "", placeholder=f"{self.name} (any name)",
+                                ensure_option=False, description=self.name, style=LABEL_WIDTH,
+                                layout=widgets.Layout(width="340px"))
+
+    def read(self) -> Any:
+        return self.widget.value.strip() or self.row.default
+
+    def write(self, value: Any) -> None:
+        self.suggest([*self.widget.options, value])
+        self.widget.value = value
+
+    def suggest(self, names: list[str]) -> None:
+        """The values suggested (the current one stays among them)."""
+        current = self.widget.value
+        self.widget.options = tuple(dict.fromkeys([*names, current] if current else names))
+
+
+class IntControl(Control):
+    """A whole number within bounds (max_tokens)."""
+
+    def build(self) -> widgets.Widget:
+        return _bounded(self.row, self.row.default, description=self.name, style=LABEL_WIDTH,
+                        layout=widgets.Layout(width="200px"))
+
+
+class TextControl(Control):
+    """A text box; empty sends nothing (the system prompt)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.Textarea(placeholder=f"{self.name} (optional)", description=self.name, style=LABEL_WIDTH,
+                                layout=widgets.Layout(width="100%", height="52px"))
+
+    def write(self, value: Any) -> None:
+        self.widget.value = value or ""
+
+
+class SliderControl(Control):
+    """A number that may be left unset: a checkbox and a slider (temperature, top_p)."""
+
+    def build(self) -> widgets.Widget:
+        return OptionalNumber(self.name, _bounded(self.row, self.row.initial), tooltip=self.row.help)
+
+
+class NumberControl(Control):
+    """A whole number that may be left unset: a checkbox and a box (top_k)."""
+
+    def build(self) -> widgets.Widget:
+        box = _bounded(self.row, self.row.initial, layout=widgets.Layout(width="90px"))
+        return OptionalNumber(self.name, box, tooltip=self.row.help)
+
+
+class ToggleControl(Control):
+    """A checkbox and the number it turns on (thinking and its budget, ``thinking_budget``)."""
+
+    def build(self) -> widgets.Widget:
+        self.amount = _bounded(self.row, self.row.initial, description="budget", disabled=True,
+                               layout=widgets.Layout(width="180px"))
+        check = widgets.Checkbox(False, description=self.name, indent=False, layout=NARROW)
+        check.observe(lambda change: setattr(self.amount, "disabled", not change["new"]), "value")
+        return check
+
+    @property
+    def parts(self) -> dict[str, widgets.Widget]:
+        return {self.name: self.widget, f"{self.name}_budget": self.amount}
+
+    @property
+    def shown(self) -> widgets.Widget:
+        return widgets.HBox([self.widget, self.amount])
+
+    def read(self) -> Any:
+        return self.amount.value if self.widget.value else None
+
+    def write(self, value: Any) -> None:
+        self.widget.value = bool(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.amount.value = value
+
+
+class ChoiceControl(Control):
+    """One of the row's allowed values, or the API's default (effort)."""
+
+    def build(self) -> widgets.Widget:
+        options = [("default", ""), *((str(c), c) for c in self.row.choices)]
+        return widgets.Dropdown(options=options, value="", description=self.name,
+                                layout=widgets.Layout(width="200px"))
+
+    def read(self) -> Any:
+        return self.widget.value or None
+
+    def write(self, value: Any) -> None:
+        self.widget.value = value or ""
+
+
+class TagsControl(Control):
+    """A list of texts (stop sequences, OpenRouter's provider order and fallback models)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.TagsInput(value=[], allow_duplicates=False)
+
+    @property
+    def shown(self) -> widgets.Widget:
+        label = widgets.Label(self.row.name.replace("_", " "), layout=widgets.Layout(width="110px"))
+        return widgets.HBox([label, self.widget])
+
+    def read(self) -> Any:
+        return list(self.widget.value)
+
+    def write(self, value: Any) -> None:
+        self.widget.value = [value] if isinstance(value, str) else list(value or ())
+
+
+class PickControl(Control):
+    """Items picked by name from the notebook (the row's ``pick``: tool functions, or schema models)."""
+
+    def candidates(self) -> dict[str, Any]:
+        """The namespace's candidates, plus any passed as defaults."""
+        return self.owner.candidates(self.row.pick)
+
+    def names(self, value: Any) -> list[str]:
+        """The names of picked items; a function or class passed directly becomes a candidate."""
+        items = list(value or ()) if self.row.many else [value] if value else []
+        return [self.owner.adopt(self.row.pick, item) for item in items]
+
+
+class PickManyControl(PickControl):
+    """Several items picked from the notebook (tools)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.SelectMultiple(options=[], rows=4, description=self.name, style=LABEL_WIDTH,
+                                      layout=widgets.Layout(width="340px"))
+
+    def read(self) -> Any:
+        found = self.candidates()
+        missing = [name for name in self.widget.value if name not in found]
+        if missing:
+            raise LookupError(f"{self.name}: no function named {', '.join(missing)} in the notebook any more")
+        return [found[name] for name in self.widget.value]
+
+    def write(self, value: Any) -> None:
+        names = self.names(value)
+        self.refresh()
+        self.widget.value = tuple(names)
+
+    def refresh(self) -> None:
+        found = self.candidates()
+        chosen = tuple(name for name in self.widget.value if name in found)
+        self.widget.options = sorted(found)
+        self.widget.value = chosen
+
+
+class PickOneControl(PickControl):
+    """One item picked from the notebook, or none (the output schema)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.Dropdown(options=[("none", "")], value="", description=f"output {self.name}",
+                                style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
+
+    def read(self) -> Any:
+        return self.candidates().get(self.widget.value) if self.widget.value else None
+
+    def write(self, value: Any) -> None:
+        names = self.names(value)
+        self.refresh()
+        self.widget.value = names[0] if names else ""
+
+    def refresh(self) -> None:
+        found = self.candidates()
+        chosen = self.widget.value if self.widget.value in found else ""
+        self.widget.options = [("none", ""), *((name, name) for name in sorted(found))]
+        self.widget.value = chosen
+
+
+KINDS: dict[str, type[Control]] = {
+    "combobox": ComboboxControl, "int": IntControl, "textarea": TextControl, "slider": SliderControl,
+    "number": NumberControl, "toggle": ToggleControl, "choice": ChoiceControl, "tags": TagsControl,
+    "pick_many": PickManyControl, "pick_one": PickOneControl,
+}
 
 
 class Controls:
-    """Every settings widget, as attributes (``controls.widgets`` by name); ``settings()`` reads, ``apply()`` sets."""
+    """Every settings widget, as attributes (``widgets`` by name); ``settings()`` reads them, ``apply()`` sets them."""
 
     def __init__(self, namespace: Callable[[], dict[str, Any]]) -> None:
         self._namespace = namespace
-        self._extra: dict[str, dict[str, Any]] = {"tool": {}, "model": {}}  # passed as defaults, not in the namespace
-        self.rows = table.rows(widget=True)
-        self.widgets: dict[str, widgets.Widget] = {}
-        self._shown: dict[str, widgets.Widget] = {}  # what the panel lays out for each row
-        for row in self.rows:
-            self._build(row)
-        for name, control in self.widgets.items():
-            setattr(self, name, control)
+        self._extra: dict[str, dict[str, Any]] = {}  # items passed as defaults, by pick kind
+        self.controls: dict[str, Control] = {}
+        for row in table.rows(widget=True):
+            if row.widget not in KINDS:
+                raise ValueError(f"settings table: the row {row.name!r} names an unknown widget kind {row.widget!r}")
+            self.controls[row.name] = KINDS[row.widget](row, self)
+        self.widgets: dict[str, widgets.Widget] = {n: w for c in self.controls.values() for n, w in c.parts.items()}
+        for name, widget in self.widgets.items():
+            setattr(self, name, widget)
         self.refresh_namespace()
-
-    # -- one control per widget kind
-
-    def _build(self, row: Setting) -> None:
-        name, kind = row.attribute, row.widget
-        control: widgets.Widget
-        if kind == "combobox":
-            control = widgets.Combobox(value=row.default or "", placeholder=f"{name} (any name)", ensure_option=False,
-                                       description=name, style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
-        elif kind == "int":
-            control = _bounded(row, row.default, description=name, style=LABEL_WIDTH,
-                               layout=widgets.Layout(width="200px"))
-        elif kind == "textarea":
-            control = widgets.Textarea(placeholder=f"{name} (optional)", description=name, style=LABEL_WIDTH,
-                                       layout=widgets.Layout(width="100%", height="52px"))
-        elif kind in ("slider", "number"):
-            inner = _bounded(row, row.initial, **({} if kind == "slider" else {"layout": widgets.Layout(width="90px")}))
-            control = OptionalNumber(name, inner, tooltip=row.help)
-        elif kind == "toggle":  # a checkbox, and the number it turns on (thinking and its budget)
-            control = widgets.Checkbox(False, description=name, indent=False, layout=NARROW)
-            amount = _bounded(row, row.initial, description="budget", layout=widgets.Layout(width="180px"),
-                              disabled=True)
-            control.observe(lambda c, a=amount: setattr(a, "disabled", not c["new"]), "value")
-            self.widgets[f"{name}_budget"] = amount
-            self._shown[row.name] = widgets.HBox([control, amount])
-        elif kind == "choice":
-            control = widgets.Dropdown(options=[("default", ""), *((str(c), c) for c in row.choices)], value="",
-                                       description=name, layout=widgets.Layout(width="200px"))
-        elif kind == "tags":
-            control = widgets.TagsInput(value=[], allow_duplicates=False)
-            self._shown[row.name] = _labelled(name.replace("_", " "), control)
-        elif kind == "pick_many":
-            control = widgets.SelectMultiple(options=[], rows=4, description=name, style=LABEL_WIDTH,
-                                             layout=widgets.Layout(width="340px"))
-        elif kind == "pick_one":
-            control = widgets.Dropdown(options=[("none", "")], value="", description=f"output {name}",
-                                       style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
-        else:
-            raise ValueError(f"settings table: the row {row.name!r} names an unknown widget kind {kind!r}")
-        control.tooltip = control.tooltip or row.help
-        self.widgets[name] = control
-        self._shown.setdefault(row.name, control)
 
     # -- the namespace's functions and models
 
     def candidates(self, pick: str | None) -> dict[str, Any]:
-        """What a picking control offers: the namespace's functions (tools) or models (schemas), plus defaults."""
-        found = namespace_functions(self._namespace()) if pick == "tool" else namespace_models(self._namespace())
+        """What picking controls offer: the namespace's functions (``tool``) or models (``model``), plus defaults."""
+        ns = self._namespace()
+        found = namespace_functions(ns) if pick == "tool" else namespace_models(ns)
         return {**found, **self._extra.get(pick or "", {})}
+
+    def adopt(self, pick: str | None, item: Any) -> str:
+        """The name of an item to pick; a function or class passed directly is offered from now on."""
+        if callable(item):
+            self._extra.setdefault(pick or "", {})[item.__name__] = item
+            return str(item.__name__)
+        return str(item)
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         """Functions that may be tools: the namespace's, plus any passed as defaults."""
@@ -102,92 +283,35 @@ class Controls:
 
     def refresh_namespace(self) -> None:
         """Offer the namespace's current functions and models (selections that still exist are kept)."""
-        for row in self.rows:
-            control = self.widgets[row.attribute]
-            found = self.candidates(row.pick)
-            if row.widget == "pick_many":
-                chosen = tuple(t for t in control.value if t in found)
-                control.options = sorted(found)
-                control.value = chosen
-            elif row.widget == "pick_one":
-                chosen_one = control.value if control.value in found else ""
-                control.options = [("none", ""), *((name, name) for name in sorted(found))]
-                control.value = chosen_one
+        for control in self.controls.values():
+            control.refresh()
 
     def set_model_options(self, names: list[str]) -> None:
-        """The model names the Combobox suggests (free text stays allowed)."""
-        model = self.widgets["model"]
-        current = model.value
-        model.options = tuple(dict.fromkeys([*names, current] if current else names))
+        """The model names the model box suggests (free text stays allowed)."""
+        model = self.controls["model"]
+        assert isinstance(model, ComboboxControl)
+        model.suggest(names)
 
     # -- reading and setting
 
     def settings(self) -> dict[str, Any]:
         """The current settings as plain values (functions and model classes resolved)."""
-        return {row.name: self._read(row) for row in self.rows}
-
-    def _read(self, row: Setting) -> Any:
-        control, kind = self.widgets[row.attribute], row.widget
-        if kind == "combobox":
-            return control.value.strip() or row.default
-        if kind == "toggle":
-            return self.widgets[f"{row.attribute}_budget"].value if control.value else None
-        if kind == "choice":
-            return control.value or None
-        if kind == "tags":
-            return list(control.value)
-        found = self.candidates(row.pick)
-        if kind == "pick_many":
-            missing = [name for name in control.value if name not in found]
-            if missing:
-                raise LookupError(f"{row.name}: no function named {', '.join(missing)} in the notebook any more")
-            return [found[name] for name in control.value]
-        if kind == "pick_one":
-            return found.get(control.value) if control.value else None
-        return control.value
+        return {name: control.read() for name, control in self.controls.items()}
 
     def apply(self, values: dict[str, Any]) -> None:
         """Set controls from settings (as ``playground(**defaults)`` takes them)."""
         for name, value in values.items():
-            self._write(table.row(name), value)
-
-    def _write(self, row: Setting, value: Any) -> None:
-        control, kind = self.widgets[row.attribute], row.widget
-        if kind == "combobox":
-            control.options = tuple(dict.fromkeys([*control.options, value]))
-            control.value = value
-        elif kind == "textarea":
-            control.value = value or ""
-        elif kind == "toggle":
-            control.value = bool(value)
-            if isinstance(value, int) and not isinstance(value, bool):
-                self.widgets[f"{row.attribute}_budget"].value = value
-        elif kind == "choice":
-            control.value = value or ""
-        elif kind == "tags":
-            control.value = [value] if isinstance(value, str) else list(value or ())
-        elif kind in ("pick_many", "pick_one"):
-            items = list(value or ()) if kind == "pick_many" else [value] if value else []
-            names = [self._adopt(row, item) for item in items]
-            self.refresh_namespace()
-            control.value = tuple(names) if kind == "pick_many" else (names[0] if names else "")
-        else:
-            control.value = value
-
-    def _adopt(self, row: Setting, item: Any) -> str:
-        """The name of a picked item; a function or class passed directly becomes a candidate."""
-        if callable(item):
-            self._extra[row.pick or ""][item.__name__] = item
-            return str(item.__name__)
-        return str(item)
+            self.controls[table.row(name).name].write(value)
 
     # -- layout
 
     def panel(self) -> widgets.Widget:
         """The settings, laid out: the top row and the text boxes, then a folded section per table section."""
-        top = [self._shown[r.name] for r in self.rows if not r.section and r.widget != "textarea"]
-        texts = [self._shown[r.name] for r in self.rows if not r.section and r.widget == "textarea"]
-        titles = list(dict.fromkeys(r.section for r in self.rows if r.section))
-        sections = [widgets.VBox([self._shown[r.name] for r in self.rows if r.section == t]) for t in titles]
-        folded = widgets.Accordion(children=sections, titles=tuple(titles))
-        return widgets.VBox([widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap")), *texts, folded])
+        top = [c for c in self.controls.values() if not c.row.section]
+        row = widgets.HBox([c.shown for c in top if not isinstance(c, TextControl)],
+                           layout=widgets.Layout(flex_flow="row wrap"))
+        texts = [c.shown for c in top if isinstance(c, TextControl)]
+        titles = list(dict.fromkeys(c.row.section for c in self.controls.values() if c.row.section))
+        sections = [widgets.VBox([c.shown for c in self.controls.values() if c.row.section == title])
+                    for title in titles]
+        return widgets.VBox([row, *texts, widgets.Accordion(children=sections, titles=tuple(titles))])
