@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from ...request.content import attachment
 from ...request.templating import fill
 from .. import settings
+from ..turns import DEFAULT_MAX_ITERATIONS
 
 _TOKENS = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\S+)""")
 
@@ -31,7 +32,7 @@ class Plan:
     raw: bool = False
     out: str | None = None
     schema: type[BaseModel] | None = None
-    max_rounds: int = 10
+    max_rounds: int = DEFAULT_MAX_ITERATIONS
     warnings: list[str] = field(default_factory=list)
 
 
