@@ -16,11 +16,13 @@ _replays: dict[Path, Any] = {}
 _replays_lock = threading.Lock()
 
 
-class _Tee:
+class _Tee(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A response byte stream that passes chunks through and hands the whole body over when closed."""
 
     def __init__(self, inner: Any, done: Callable[[bytes], None]) -> None:
-        self._inner, self._done, self._chunks = inner, done, []
+        self._inner = inner
+        self._done: Callable[[bytes], None] | None = done
+        self._chunks: list[bytes] = []
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._inner:

@@ -422,7 +422,9 @@ def _period_days(freq: str) -> float:
     """A pandas frequency's length in days (for bar widths)."""
     import pandas as pd
 
-    return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).total_seconds() / 86400
+    offset = pd.tseries.frequencies.to_offset(freq)
+    base = offset.rollback(pd.Timestamp("2000-01-03"))  # anchored offsets (W, MS) measure from a date on them
+    return float((base + offset - base) / pd.Timedelta(days=1))
 
 
 def plot_by_model(df: pd.DataFrame, ax: Axes | None = None) -> Axes:

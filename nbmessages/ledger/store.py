@@ -142,8 +142,9 @@ class Ledger:
         _live.add(self)
 
     def __del__(self) -> None:
-        if getattr(self, "_conn", None) is not None and self._pid == os.getpid():
-            self._conn.close()  # sqlite3 connections sit in a reference cycle: close now, not at some gc
+        conn = getattr(self, "_conn", None)
+        if conn is not None and self._pid == os.getpid():
+            conn.close()  # sqlite3 connections sit in a reference cycle: close now, not at some gc
 
     def __repr__(self) -> str:
         return f"Ledger({self.path!r})"

@@ -45,6 +45,7 @@ def _start_message(message: dict[str, Any]) -> dict[str, Any]:
 def _block_events(index: int, block: dict[str, Any]) -> list[Event]:
     kind = block["type"]
     events: list[Event] = []
+    start: dict[str, Any]
     if kind == "text":
         start = {"type": "text", "text": ""}
         events += [("content_block_delta", _delta(index, {"type": "citations_delta", "citation": c}), 0)

@@ -236,7 +236,7 @@ async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, 
     if name == "malformed":
         text = json.dumps(message, ensure_ascii=False)
         return Response(text[: len(text) // 2], media_type="application/json")
-    if name == "stall":
+    if name == "stall" and fault is not None:
         await wait_unless_gone(request, fault.number("seconds", state_of(request).config.stall_cap))
         raise ApiError(504, "the request stalled and timed out (nbmessages fault injection)")
     return JSONResponse(message)
@@ -305,7 +305,7 @@ def create_app(config: ServerConfig) -> LocalApp:
     else:
         routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models})
     handlers = {ApiError: _api_error, HTTPException: _http_error, Exception: _crash}
-    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=handlers)
     state = ServerState(config)
     app.state.local = state
     return LocalApp(app, state)

@@ -104,11 +104,12 @@ def tool_from_function(fn: Callable[..., Any]) -> dict[str, Any]:
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (hints.get(pname, Any), Field(default, description=arg_docs.get(pname)))
-    schema = create_model(f"{name}_input", **fields).model_json_schema()
-    schema.pop("title", None)
-    for prop in schema.get("properties", {}).values():
+    arguments = create_model(f"{name}_input", **fields)
+    input_schema = arguments.model_json_schema()
+    input_schema.pop("title", None)
+    for prop in input_schema.get("properties", {}).values():
         prop.pop("title", None)
-    tool: dict[str, Any] = {"name": name, "input_schema": schema}
+    tool: dict[str, Any] = {"name": name, "input_schema": input_schema}
     if summary:
         tool["description"] = summary
     return tool

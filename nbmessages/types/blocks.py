@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -67,11 +67,17 @@ class ContentSource(ParamModel):
     content: str | list[Any]
 
 
-ImageSource = tagged(fallback="invalid", base64=Base64ImageSource, url=URLSource, file=FileSource)
-DocumentSource = tagged(
-    fallback="invalid", base64=Base64PDFSource, url=URLSource, file=FileSource, text=PlainTextSource,
-    content=ContentSource,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ImageSource = Base64ImageSource | URLSource | FileSource
+else:
+    ImageSource = tagged(fallback="invalid", base64=Base64ImageSource, url=URLSource, file=FileSource)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    DocumentSource = Base64PDFSource | URLSource | FileSource | PlainTextSource | ContentSource
+else:
+    DocumentSource = tagged(
+        fallback="invalid", base64=Base64PDFSource, url=URLSource, file=FileSource, text=PlainTextSource,
+        content=ContentSource,
+    )
 
 
 class Citation(WireModel):
@@ -142,10 +148,15 @@ class RedactedThinkingBlockParam(BlockParam):
     data: str
 
 
-ToolResultContent = tagged(
-    fallback="unknown", text=TextBlockParam, image=ImageBlockParam, document=DocumentBlockParam,
-    search_result=SearchResultBlockParam, unknown=BlockParam,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ToolResultContent = (
+        TextBlockParam | ImageBlockParam | DocumentBlockParam | SearchResultBlockParam | BlockParam
+    )
+else:
+    ToolResultContent = tagged(
+        fallback="unknown", text=TextBlockParam, image=ImageBlockParam, document=DocumentBlockParam,
+        search_result=SearchResultBlockParam, unknown=BlockParam,
+    )
 
 
 class ToolResultBlockParam(BlockParam):
@@ -155,19 +166,26 @@ class ToolResultBlockParam(BlockParam):
     is_error: bool | None = None
 
 
-ContentBlockParam = tagged(
-    fallback="unknown",
-    text=TextBlockParam,
-    image=ImageBlockParam,
-    document=DocumentBlockParam,
-    search_result=SearchResultBlockParam,
-    tool_use=ToolUseBlockParam,
-    server_tool_use=ServerToolUseBlockParam,
-    tool_result=ToolResultBlockParam,
-    thinking=ThinkingBlockParam,
-    redacted_thinking=RedactedThinkingBlockParam,
-    unknown=BlockParam,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ContentBlockParam = (
+        TextBlockParam | ImageBlockParam | DocumentBlockParam | SearchResultBlockParam
+        | ToolUseBlockParam | ServerToolUseBlockParam | ToolResultBlockParam | ThinkingBlockParam
+        | RedactedThinkingBlockParam | BlockParam
+    )
+else:
+    ContentBlockParam = tagged(
+        fallback="unknown",
+        text=TextBlockParam,
+        image=ImageBlockParam,
+        document=DocumentBlockParam,
+        search_result=SearchResultBlockParam,
+        tool_use=ToolUseBlockParam,
+        server_tool_use=ServerToolUseBlockParam,
+        tool_result=ToolResultBlockParam,
+        thinking=ThinkingBlockParam,
+        redacted_thinking=RedactedThinkingBlockParam,
+        unknown=BlockParam,
+    )
 
 
 # Response blocks: every field a server adds is kept (WireModel), unknown block types too.
@@ -228,13 +246,19 @@ SERVER_TOOL_RESULT_TYPES = (
     "openrouter_tool_search_result",
 )
 
-ResponseContentBlock = tagged(
-    fallback="unknown",
-    text=TextBlock,
-    thinking=ThinkingBlock,
-    redacted_thinking=RedactedThinkingBlock,
-    tool_use=ToolUseBlock,
-    server_tool_use=ServerToolUseBlock,
-    **dict.fromkeys(SERVER_TOOL_RESULT_TYPES, ServerToolResultBlock),
-    unknown=ContentBlock,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ResponseContentBlock = (
+        TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock | ServerToolUseBlock
+        | ServerToolResultBlock | ContentBlock
+    )
+else:
+    ResponseContentBlock = tagged(
+        fallback="unknown",
+        text=TextBlock,
+        thinking=ThinkingBlock,
+        redacted_thinking=RedactedThinkingBlock,
+        tool_use=ToolUseBlock,
+        server_tool_use=ServerToolUseBlock,
+        **dict.fromkeys(SERVER_TOOL_RESULT_TYPES, ServerToolResultBlock),
+        unknown=ContentBlock,
+    )

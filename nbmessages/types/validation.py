@@ -65,7 +65,7 @@ def _field_names(model_fields: dict[str, Any]) -> list[str]:
 
 
 def _message(err: dict[str, Any], value: Any, found: bool) -> str:
-    kind, msg = err["type"], err["msg"]
+    kind, msg = str(err["type"]), str(err["msg"])
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
@@ -85,7 +85,7 @@ def problems_from_pydantic(exc: ValidationError, data: Any) -> list[Problem]:
     walked = []
     for err in exc.errors(include_url=False):
         path, value, found = _walk_loc(err["loc"], data)
-        walked.append((path.count(".") + path.count("["), path, _message(err, value, found), err))
+        walked.append((path.count(".") + path.count("["), path, _message(dict(err), value, found), err))
     deepest: dict[str, int] = {}
     for depth, path, _, _err in walked:
         root = _root_of(path)

@@ -117,7 +117,7 @@ class MessageMagics(Magics):
 
     def _run(self, args: Any, prompt: str) -> Any:
         s = session()
-        ns = self.shell.user_ns
+        ns = self.shell.user_ns if self.shell is not None else {}
         name = args.chat or (s.current_chat if args.retry else DEFAULT_CHAT)
         chat = s.chat(name)
         if args.retry:
@@ -184,7 +184,7 @@ def _sent_body(client: Any, request: Request, stream: bool) -> dict[str, Any]:
 
 def _exchange(client: Any, exchanges: list[tuple[Request, Any]], stream: bool) -> list[tuple[str, Any]]:
     """Each request body as sent to the profile, and the message that answered it."""
-    out = []
+    out: list[tuple[str, Any]] = []
     for i, (req, message) in enumerate(exchanges, 1):
         out.append((f"request {i}", _sent_body(client, req, stream)))
         out.append((f"response {i}", message.to_dict() if message is not None else None))

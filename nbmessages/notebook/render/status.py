@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ...types import Message, RequestValidationError, Usage
+from ...types._base import WireModel
 
 
 @dataclass
@@ -34,12 +35,12 @@ class Status:
             return self
         details = message.get("stop_details")
         usage = message.get("usage")
-        found = {
+        found: dict[str, Any] = {
             "model": message.get("model") or None,
             "provider": message.get("provider"),
             "stop_reason": message.get("stop_reason"),
             "stop_sequence": message.get("stop_sequence"),
-            "stop_details": details.to_dict() if hasattr(details, "to_dict") else details,
+            "stop_details": details.to_dict() if isinstance(details, WireModel) else details,
             "usage": Usage.model_validate(usage) if isinstance(usage, dict) else usage,
         }
         return replace(self, **{k: v for k, v in found.items() if getattr(self, k) is None and v is not None})
@@ -181,8 +182,9 @@ def error_lines(error: BaseException) -> tuple[str, list[str]]:
         lines = [f"{path or '(request)'}: {msg}" for path, msg in error.problems]
     else:
         lines = [str(getattr(error, "message", None) or error) or name]
-    if getattr(error, "request_id", None):
-        lines.append(f"request id {error.request_id}")
+    request_id = getattr(error, "request_id", None)
+    if request_id:
+        lines.append(f"request id {request_id}")
     hint = _HINTS.get(name) or _HINTS.get(type(error).__mro__[1].__name__)
     if hint:
         lines.append(hint)
