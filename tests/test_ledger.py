@@ -199,18 +199,6 @@ def test_ledger_failure_is_a_warning(tmp_path) -> None:
         obs.record(record())
 
 
-def test_recording_is_fast(tmp_path) -> None:
-    led = Ledger(tmp_path / "fast.sqlite")
-    rec = record()
-    led.record(rec)
-    times = []
-    for _ in range(200):
-        t = time.perf_counter()
-        led.record(rec)
-        times.append(time.perf_counter() - t)
-    assert sorted(times)[100] < 0.005  # generous for CI; the benchmark checks < 1 ms
-
-
 def test_naive_timestamps_are_utc() -> None:
     from datetime import datetime, timezone
     naive = datetime(2025, 1, 2, 3, 4, 5, 6)

