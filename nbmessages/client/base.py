@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -113,12 +114,15 @@ class BaseClient:
             **self.default_headers,
             **self.profile.auth_headers(key),
         }
+        if self._settings.credentials is not None:  # a base URL's user:password@ wins, as httpx would do
+            token = base64.b64encode(self._settings.credentials.get_secret_value().encode()).decode()
+            headers["authorization"] = f"Basic {token}"
         if stream:
             headers["accept"] = "text/event-stream"
         return headers
 
     def _url(self, path: str) -> str:
-        return f"{self.base_url}/v1/{path}"
+        return self._settings.url(path)
 
     def _prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
         meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None)}
