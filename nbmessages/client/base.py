@@ -22,6 +22,7 @@ from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
 from .errors import APIConnectionError, APIError, APITimeoutError
+from .responses import message_from
 from .retries import retry_delay, should_retry
 from .streams import StreamBase
 
@@ -222,7 +223,7 @@ class BaseClient:
         return finish
 
     def _message_from(self, req: Request, response: httpx.Response) -> Message:
-        message = Message.model_validate(response.json())
+        message = message_from(response)
         if req.output_type is not None:
             _attach_parsed(req, message)
         return message
@@ -257,8 +258,13 @@ class Call:
                             retries=getattr(error, "retries", 0))
 
     def succeeded(self, response: httpx.Response, retries: int) -> Message:
-        """The message of a whole (non-streamed) answer, recorded."""
-        message = self.client._message_from(self.req, response)
+        """The message of a whole (non-streamed) answer, recorded (a body that is no Message, as a failure)."""
+        try:
+            message = self.client._message_from(self.req, response)
+        except APIError as error:
+            error.retries = retries  # type: ignore[attr-defined]
+            self.failed(error)
+            raise
         self.client._record(self.req, self.started_at, "ok", message=message, response=response,
                             duration=time.perf_counter() - self.t0, retries=retries)
         return message
