@@ -12,6 +12,7 @@ from ..types import Message, ModelInfo, ModelList, TokenCount
 from .base import BaseClient, Call
 from .cassettes import recording
 from .errors import APIError, error_from_response
+from .responses import parsed
 from .streams import AsyncMessageStream
 
 
@@ -99,7 +100,7 @@ class AsyncMessages:
         """Count the input tokens of a request without sending it for an answer."""
         c = self._client
         response, _ = await c._send(c._http_request("messages/count_tokens", c._count_body(request, params), False))
-        return TokenCount.model_validate(response.json())
+        return parsed(response, TokenCount)
 
 
 class AsyncModels:
@@ -113,4 +114,4 @@ class AsyncModels:
         c = self._client
         request = httpx.Request("GET", c._url("models"), headers=c._headers(False))
         response, _ = await c._send(request)
-        return ModelList.model_validate(response.json()).data
+        return parsed(response, ModelList).data

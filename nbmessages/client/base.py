@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
 from .errors import APIConnectionError, APIError, APITimeoutError
+from .responses import message_from
 from .retries import retry_delay, should_retry
 from .streams import StreamBase
 
@@ -113,12 +115,15 @@ class BaseClient:
             **self.default_headers,
             **self.profile.auth_headers(key),
         }
+        if self._settings.credentials is not None:  # a base URL's user:password@ wins, as httpx would do
+            token = base64.b64encode(self._settings.credentials.get_secret_value().encode()).decode()
+            headers["authorization"] = f"Basic {token}"
         if stream:
             headers["accept"] = "text/event-stream"
         return headers
 
     def _url(self, path: str) -> str:
-        return f"{self.base_url}/v1/{path}"
+        return self._settings.url(path)
 
     def _prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
         meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None)}
@@ -218,7 +223,7 @@ class BaseClient:
         return finish
 
     def _message_from(self, req: Request, response: httpx.Response) -> Message:
-        message = Message.model_validate(response.json())
+        message = message_from(response)
         if req.output_type is not None:
             _attach_parsed(req, message)
         return message
@@ -253,8 +258,13 @@ class Call:
                             retries=getattr(error, "retries", 0))
 
     def succeeded(self, response: httpx.Response, retries: int) -> Message:
-        """The message of a whole (non-streamed) answer, recorded."""
-        message = self.client._message_from(self.req, response)
+        """The message of a whole (non-streamed) answer, recorded (a body that is no Message, as a failure)."""
+        try:
+            message = self.client._message_from(self.req, response)
+        except APIError as error:
+            error.retries = retries  # type: ignore[attr-defined]
+            self.failed(error)
+            raise
         self.client._record(self.req, self.started_at, "ok", message=message, response=response,
                             duration=time.perf_counter() - self.t0, retries=retries)
         return message

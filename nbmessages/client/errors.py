@@ -15,7 +15,7 @@ __all__ = [
     "IncompleteStreamError", "InternalServerError", "MalformedStreamError", "NbmessagesError", "NotFoundError",
     "OverloadedError", "PermissionDeniedError", "RateLimitError", "RequestTimeoutError", "RequestTooLargeError",
     "RequestValidationError", "ServiceUnavailableError", "StreamError", "StreamEventError",
-    "UnprocessableEntityError",
+    "UnprocessableEntityError", "MalformedResponseError",
 ]
 
 
@@ -140,6 +140,12 @@ class APITimeoutError(APIConnectionError):
     """The API did not answer in time."""
 
     error_type = "timeout"
+
+
+class MalformedResponseError(APIError):
+    """A successful status whose body is not what it claims (not JSON, not a Message, an error envelope)."""
+
+    error_type = "malformed_response"
 
 
 class StreamError(APIError):

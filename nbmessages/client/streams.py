@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
+from pydantic import ValidationError
 from pydantic_core import from_json
 
 from ..types import EVENT_TYPES, Message, parse_event
-from .accumulate import Snapshot, accumulate
+from .accumulate import ProtocolError, Snapshot, accumulate
 from .errors import (
     APITimeoutError,
     IncompleteStreamError,
@@ -72,7 +73,7 @@ class StreamBase:
         try:
             accumulate(self._snapshot, event)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
-            raise self._fail(MalformedStreamError(f"could not apply a {kind!r} event: {exc!r}")) from None
+            raise self._fail(MalformedStreamError(f"could not apply a {kind!r} event: {_problem(exc)}")) from None
         if self.ttft is None and kind in ("content_block_start", "content_block_delta"):
             self.ttft = time.perf_counter() - self._started
         if kind == "message_stop":
@@ -127,6 +128,14 @@ class StreamBase:
             if delta.get("type") == "text_delta":
                 return delta.get("text", "")
         return None
+
+
+def _problem(exc: Exception) -> str:
+    """What was wrong with an event, in one line (a validation error's first problem with its path)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} (got {first.get('input')!r:.60})"
+    return str(exc) if isinstance(exc, ProtocolError) else repr(exc)
 
 
 def _event_error(event: dict[str, Any]) -> StreamEventError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...client.config import environment_fingerprint
 from ...client.sync import Client
 from ..chat import Chat
 
@@ -30,12 +31,16 @@ class Session:
     last_message: Any = None
     _clients: dict[str | None, Client] = field(default_factory=dict)
     _pinned: Client | None = None
+    _environment: str = ""  # the configuration variables the clients were made under (a digest)
 
     def client(self, profile: str | None = None) -> Client:
         """The client for a profile (the session's by default), made on first use with the session's settings."""
         if self._pinned is not None and profile is None:
             return self._pinned
         key = profile or self.profile
+        if self._environment != environment_fingerprint():  # a key or URL set since: new clients
+            self.changed()
+            self._environment = environment_fingerprint()
         if key not in self._clients:
             options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
             if self.budget is not None:
