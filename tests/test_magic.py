@@ -356,6 +356,7 @@ def test_budget_refuses_calls_past_the_limit(ip):
     assert "⚠" not in first.markdown
     second = run(ip, "%message Hello again")
     assert "Budget exceeded" in second.markdown
+    assert "client.budget.reset()" in second.markdown and "`%nbmessages budget N` sets a new limit" in second.markdown
     status = run(ip, "%nbmessages")
     assert "$0.00 (spent $0.0" in status.markdown
 

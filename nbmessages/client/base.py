@@ -15,8 +15,9 @@ import httpx
 from pydantic import SecretStr
 
 from ..request.builder import Request
-from ..request.profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
+from ..request.profiles import Profile
 from ..types import Message, RequestValidationError
+from ..types.rules import COUNT_TOKENS_FIELDS, DEFAULT_API_VERSION, MAX_BODY_BYTES, unsupported_version
 from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
@@ -29,8 +30,6 @@ log = logging.getLogger("nbmessages")
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
 STREAM_ABOVE_MAX_TOKENS = 21_333  # above this a non-streamed answer risks the 10-minute idle limit
-_COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
-                 "cache_control", "speed")
 
 
 class BaseClient:
@@ -42,7 +41,7 @@ class BaseClient:
         base_url: str | None = None,
         *,
         profile: str | Profile | None = None,
-        anthropic_version: str = DEFAULT_ANTHROPIC_VERSION,
+        anthropic_version: str = DEFAULT_API_VERSION,
         default_headers: dict[str, str] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -53,9 +52,8 @@ class BaseClient:
         record: str | Path | None = None,
         replay: str | Path | None = None,
     ) -> None:
-        if anthropic_version not in ANTHROPIC_VERSIONS:
-            allowed = ", ".join(repr(v) for v in ANTHROPIC_VERSIONS)
-            raise ValueError(f"anthropic_version: {anthropic_version!r} is not supported; use one of {allowed}")
+        if (why := unsupported_version(anthropic_version)) is not None:
+            raise ValueError(f"anthropic_version: {why}")
         if max_retries < 0:
             raise ValueError(f"max_retries: must be 0 or more (got {max_retries})")
         replay = replay or os.environ.get("NBMESSAGES_REPLAY")
@@ -133,8 +131,9 @@ class BaseClient:
     def _body(self, req: Request) -> bytes:
         content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False).encode()
         if len(content) > MAX_BODY_BYTES:
-            mb = len(content) / 1e6
-            raise RequestValidationError([("", f"the request body is {mb:.1f} MB; the API takes at most 32 MB")])
+            mb = len(content) / 2**20
+            limit = MAX_BODY_BYTES / 2**20
+            raise RequestValidationError([("", f"the request body is {mb:.1f} MB; the API takes at most {limit:g} MB")])
         return content
 
     def _http_request(self, path: str, content: bytes, stream: bool) -> httpx.Request:
@@ -144,7 +143,7 @@ class BaseClient:
         params.setdefault("max_tokens", 1)  # validation wants it; it is not sent
         req = Request.of(request, **params)
         self.profile.check(req, self.anthropic_version)
-        body = {k: v for k, v in req.to_body().items() if k in _COUNT_FIELDS}
+        body = {k: v for k, v in req.to_body().items() if k in COUNT_TOKENS_FIELDS}
         return json.dumps(body, ensure_ascii=False).encode()
 
     # -- responses, errors, records

@@ -9,7 +9,16 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from ..request.profiles import LOCAL, OPENROUTER, PROFILES, Profile, get_profile, guess_profile
+from ..request.profiles import (
+    ANTHROPIC,
+    LOCAL,
+    OPENROUTER,
+    PROFILES,
+    Profile,
+    get_profile,
+    guess_profile,
+    profile_for_key,
+)
 
 _announced = False
 
@@ -66,10 +75,10 @@ def resolve(
 
 def _profile_from_keys(key: str | None) -> Profile | None:
     if key:
-        return OPENROUTER if key.startswith("sk-or-") else PROFILES["anthropic"]
-    if _env("ANTHROPIC_API_KEY"):
-        return PROFILES["anthropic"]
-    if _env("OPENROUTER_API_KEY"):
+        return profile_for_key(key)
+    if _env(*ANTHROPIC.key_env):
+        return ANTHROPIC
+    if _env(*OPENROUTER.key_env):
         return OPENROUTER
     return None
 

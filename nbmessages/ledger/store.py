@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client.observers import CallRecord, Observer
+from ..request.profiles import profile_of
 from ..types import Message
 from . import prices
 
@@ -103,7 +104,8 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
     msg: Message | None = rec.message
     u = msg.usage if msg is not None else None
     model = (msg.model if msg is not None else "") or rec.model_requested
-    provider_id = prices.provider_id(rec.profile, rec.base_host)
+    backend = profile_of(rec.profile, rec.base_host)
+    provider_id = backend.price_provider if backend is not None else None
     cost = prices.cost_of(u, model, provider_id, rec.started_at)
     if cost.usd is None and model != rec.model_requested and cost.source == prices.UNKNOWN and u is not None:
         cost = prices.cost_of(u, rec.model_requested, provider_id, rec.started_at)
@@ -111,7 +113,7 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
     tools = u.server_tool_use if u is not None else None
     details = u.output_tokens_details if u is not None else None
     all_tags = {**(tags or {}), **(rec.tags or {})}
-    provider = (msg.provider if msg is not None else None) or ("Anthropic" if provider_id == "anthropic" else None)
+    provider = (msg.provider if msg is not None else None) or (backend.provider_label if backend is not None else None)
     output = u.output_tokens if u is not None else None
     return (
         uuid.uuid4().hex, to_micros(rec.started_at),

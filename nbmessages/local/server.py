@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..types.rules import DEFAULT_API_VERSION
 from . import ids
 from .billing import anthropic_usage, openrouter_usage, provider_name
 from .cache import PromptCache
@@ -82,7 +83,7 @@ def check_auth(request: Request, key: str | None) -> None:
     given = request.headers.get("x-api-key") or (bearer[7:].strip() if bearer.lower().startswith("bearer ") else None)
     if given != key:
         why = "invalid x-api-key" if given else "missing API key: send x-api-key or Authorization: Bearer"
-        raise ApiError(401, why, "authentication_error")
+        raise ApiError(401, why)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -95,7 +96,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         elif size > 4 * limit:  # not worth draining further: answer now
             break
     if size > limit:
-        raise ApiError(413, f"request body is too large: over {limit} bytes (the limit)", "request_too_large")
+        raise ApiError(413, f"request body is too large: over {limit} bytes (the limit)")
     return b"".join(chunks)
 
 
@@ -203,7 +204,7 @@ async def create_message(request: Request) -> Response:
     state = state_of(request)
     got = await incoming(request)
     body, openrouter = got.body, got.openrouter
-    version = api_version(request.headers.get("anthropic-version")) if not openrouter else "2023-06-01"
+    version = api_version(request.headers.get("anthropic-version")) if not openrouter else DEFAULT_API_VERSION
     pace = pace_of(request, state.config)
     check_create(body, anthropic=not openrouter, version=version)
     fault = fault_of(request, state, body)
@@ -245,7 +246,7 @@ async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, 
 async def count_tokens(request: Request) -> Response:
     """``POST /v1/messages/count_tokens``: the same count as usage, without touching the cache."""
     got = await incoming(request)
-    version = api_version(request.headers.get("anthropic-version")) if not got.openrouter else "2023-06-01"
+    version = api_version(request.headers.get("anthropic-version")) if not got.openrouter else DEFAULT_API_VERSION
     check_count(got.body, anthropic=not got.openrouter, version=version)
     fault = fault_of(request, state_of(request), got.body)
     if fault is not None and fault.name in HTTP_FAULTS:
