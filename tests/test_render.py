@@ -292,3 +292,20 @@ def test_long_stream_display_updates_stay_bounded():
     elapsed = time.perf_counter() - started
     assert outcome.ok and outcome.final.text.count("lorem") == 20_000
     assert call.live.updates <= elapsed * 10 + 2  # about ten a second, never one per delta
+
+
+def test_display_mode_follows_what_the_shell_can_show(monkeypatch):
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from nbmessages.notebook.render import display_mode
+
+    monkeypatch.delenv("NBMESSAGES_DISPLAY", raising=False)
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(shell, "display_pub", DisplayPublisher(shell=shell))
+    assert display_mode() == "text"  # the terminal's publisher: prints text, cannot update a display
+    with capture_output():
+        assert display_mode() == "live"  # a publisher of its own (a kernel's, a capture) shows displays
+    monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
+    assert display_mode() == "live"

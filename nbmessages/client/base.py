@@ -86,9 +86,14 @@ class BaseClient:
         return self._settings.api_key
 
     @property
-    def budget(self) -> Any:
+    def budget(self) -> records.SpendingGuard | None:
         """The budget guard of this client (``client.budget.limit = 10`` raises it), or None."""
-        return next((o for o in self.observers if hasattr(o, "limit")), None)
+        return next((o for o in self.observers if isinstance(o, records.SpendingGuard)), None)
+
+    @property
+    def ledger(self) -> Any:
+        """The usage ledger this client records its calls in, or None."""
+        return next((o.ledger for o in self.observers if isinstance(o, records.UsageRecorder)), None)
 
     @property
     def uses_embedded_server(self) -> bool:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..client.observers import CallRecord, Observer
+from ..client.observers import CallRecord, Observer, SpendingGuard
 from ..request.profiles import profile_of
 from ..types import Message
 from . import prices
@@ -361,7 +361,7 @@ def observers(options: dict[str, Any]) -> list[Observer]:
     if ledger is not None:
         result.append(LedgerObserver(ledger, options.get("tags"), bool(options.get("log_content"))))
     budget = options.get("budget")
-    if isinstance(budget, Budget):
+    if isinstance(budget, SpendingGuard):  # a ready-made guard (shared between clients): used as it is
         result.append(budget)
     elif budget is not None:
         result.append(Budget(float(budget)))
