@@ -176,3 +176,12 @@ def test_a_failed_fast_read_warns_and_reads_through_sqlite3(ledger, monkeypatch)
     with pytest.warns(UserWarning, match="reading through sqlite3"):
         df = U.usage(ledger=ledger)
     pd.testing.assert_frame_equal(df, expected)
+
+
+def test_the_frames_read_the_table_without_importing_the_ledger() -> None:
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(U))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert "store" not in imported and "schema" in imported  # the ledger imports the frames, one way

@@ -14,58 +14,17 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..client.observers import CallRecord, Observer, SpendingGuard
 from ..request.profiles import profile_of
 from ..types import Message
-from . import prices
+from . import frames, prices
+from .budget import Budget
+from .schema import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, MIGRATIONS, to_micros
 
-MEMORY = ":memory:"
 ENV_VAR = "NBMESSAGES_LEDGER"
-BUSY_TIMEOUT_MS = 30_000
-
-COLUMNS: tuple[str, ...] = (
-    "id", "ts", "message_id", "request_id", "generation_id", "profile", "base_host", "model_requested",
-    "model", "provider", "session_id", "chat", "streamed", "outcome", "status_code", "error_message",
-    "stop_reason", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
-    "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests", "web_fetch_requests",
-    "service_tier", "ttft", "duration", "output_tps", "retries", "cost_usd", "cost_source", "tags", "content",
-)
-
-_V1 = """
-CREATE TABLE calls (
-    id TEXT PRIMARY KEY NOT NULL,        -- uuid4 hex: merges of exported ledgers dedupe on it
-    ts INTEGER NOT NULL,                 -- call start, microseconds since the Unix epoch, UTC
-    message_id TEXT, request_id TEXT, generation_id TEXT,
-    profile TEXT, base_host TEXT, model_requested TEXT, model TEXT, provider TEXT,
-    session_id TEXT, chat TEXT, streamed INTEGER,
-    outcome TEXT NOT NULL, status_code INTEGER, error_message TEXT, stop_reason TEXT,
-    input_tokens INTEGER, output_tokens INTEGER, cache_creation_tokens INTEGER,
-    cache_5m_tokens INTEGER, cache_1h_tokens INTEGER, cache_read_tokens INTEGER, thinking_tokens INTEGER,
-    web_search_requests INTEGER, web_fetch_requests INTEGER, service_tier TEXT,
-    ttft REAL, duration REAL, output_tps REAL, retries INTEGER,
-    cost_usd REAL, cost_source TEXT, tags TEXT, content TEXT
-);
-CREATE INDEX calls_ts ON calls (ts);
-"""
-
-_V2 = """
-CREATE TABLE frame_cache (           -- columnar (Parquet) snapshots of old calls (dropped again by V3)
-    max_rowid INTEGER PRIMARY KEY, min_rowid INTEGER NOT NULL, version INTEGER NOT NULL,
-    n_rows INTEGER NOT NULL, last_id TEXT NOT NULL, data BLOB NOT NULL
-);
-"""
-
-_V3 = """
--- usage() now reads the calls column-wise through ADBC, fast enough without snapshots: drop them
-DROP TABLE IF EXISTS frame_cache;
-"""
-
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
-"""Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
@@ -74,14 +33,6 @@ _INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
 def default_path() -> str:
     """The default ledger: $NBMESSAGES_LEDGER, else ~/.nbmessages/usage.sqlite."""
     return os.environ.get(ENV_VAR) or str(Path("~/.nbmessages/usage.sqlite").expanduser())
-
-
-def to_micros(when: datetime) -> int:
-    """Microseconds since the epoch of a datetime (naive means UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _output_tps(output: int | None, duration: float, ttft: float | None) -> float | None:
@@ -230,24 +181,18 @@ class Ledger:
 
     def usage(self, **filters: Any) -> Any:
         """This ledger's calls as a pandas DataFrame (see nbmessages.usage.usage)."""
-        from .frames import usage
-
-        return usage(ledger=self, **filters)
+        return frames.usage(ledger=self, **filters)
 
     def export(self, path: str | os.PathLike[str]) -> int:
         """Write every call to a .csv or .parquet file (timestamps as UTC); returns the row count."""
-        from .frames import export_frame
-
-        return export_frame(self, Path(path))
+        return frames.export_frame(self, Path(path))
 
     def import_(self, path: str | os.PathLike[str]) -> int:
         """Merge an exported ledger (.csv, .parquet or .sqlite) into this one; returns the new rows' count."""
         p = Path(path)
         if p.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
             return self.merge(Ledger(p))
-        from .frames import read_export
-
-        columns, rows = read_export(p)
+        columns, rows = frames.read_export(p)
         return self.insert_rows(rows, columns)
 
     def merge(self, other: Ledger | str | os.PathLike[str]) -> int:
@@ -350,8 +295,6 @@ def _ledger_of(option: Any) -> Ledger | None:
 
 def observers(options: dict[str, Any]) -> list[Observer]:
     """The observers of a new client: its ledger recorder and its budget guard, from its options."""
-    from .budget import Budget
-
     result: list[Observer] = []
     try:
         ledger = _ledger_of(options.get("ledger"))

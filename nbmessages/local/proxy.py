@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from .cassette import Cassette
 from .envelopes import ApiError
+from .intake import check_auth, read_body, state_of
 from .options import ServerConfig
-from .server import check_auth, read_body, state_of
 
 HOP_HEADERS = {
     "host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
