@@ -140,6 +140,12 @@ class Ledger:
                 self._conn.close()
             self._conn = None
 
+    def release_after_fork(self) -> sqlite3.Connection | None:
+        """In a forked child: let go of the parent's connection without closing it (that could corrupt the
+        parent's WAL) and return it for safe keeping; the next use opens a connection of the child's own."""
+        conn, self._conn = self._conn, None
+        return conn
+
     # -- writing ---------------------------------------------------------------------------------
 
     def record(
@@ -240,9 +246,8 @@ _inherited: list[sqlite3.Connection] = []
 def _after_fork_in_child() -> None:
     """In a forked child, set aside the parent's connections: closing them here could corrupt its WAL."""
     for led in list(_live):
-        if led._conn is not None:
-            _inherited.append(led._conn)
-            led._conn = None
+        if (conn := led.release_after_fork()) is not None:
+            _inherited.append(conn)
 
 
 if hasattr(os, "register_at_fork"):

@@ -129,7 +129,7 @@ class LiveCall:
         usage: Usage | None = None
         cost: float | None = None
         profile = self.client.profile.name
-        host = getattr(getattr(self.client, "_settings", None), "base_host", None)
+        host = self.client.base_host
         for m in messages:
             usage = add_usage(usage, m.usage)
             cost = add_cost(cost, price(m.usage, m.model, profile, host))

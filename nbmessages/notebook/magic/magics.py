@@ -32,6 +32,12 @@ def session() -> Session:
     return _session
 
 
+def reset_session() -> None:
+    """Forget the session: its settings, clients and chats (the next magic starts afresh)."""
+    global _session
+    _session = None
+
+
 def show_error(error: BaseException) -> None:
     """Display an error in the renderer's error box (no traceback)."""
     words = {"title": USAGE_TITLE if isinstance(error, UsageError) else None, "hint": magic_hint(error)}
