@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from ..types import Explained, Message, RequestValidationError
-from ..types.rules import ERROR_TYPES, MAX_BODY_BYTES
+from ..types.rules import ERROR_TYPES, MAX_BODY_BYTES, error_type_of
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AuthenticationError",
@@ -69,7 +69,7 @@ class APIStatusError(APIError):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.status_code is not None and "error_type" not in vars(cls):
-            cls.error_type = ERROR_TYPES.get(cls.status_code, "api_error")
+            cls.error_type = error_type_of(cls.status_code)
 
 
 class BadRequestError(APIStatusError):
