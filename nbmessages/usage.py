@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from .ledger import frames
 from .ledger.frames import (
-    TimeLike,
     by_chat,
     by_day,
     by_model,
@@ -35,20 +34,12 @@ __all__ = ["by_chat", "by_day", "by_model", "by_session", "cache_savings", "cost
            "now_utc", "plot_by_model", "plot_spend", "plot_tokens", "usage"]
 
 
-def usage(
-    since: TimeLike = None,
-    until: TimeLike = None,
-    model: str | list[str] | None = None,
-    session: str | list[str] | None = None,
-    chat: str | list[str] | None = None,
-    tags: dict[str, Any] | None = None,
-    ledger: Ledger | str | os.PathLike[str] | None = None,
-    content: bool = False,
-) -> pd.DataFrame:
-    """The calls of the default ledger (or of ``ledger``: a Ledger or a path) as a DataFrame; filters as in
-    ``nbmessages.ledger.frames.usage``: time range [since, until), model, session, chat, tags."""
-    source = ledger if isinstance(ledger, Ledger) else get_ledger(ledger)
-    return frames.usage(source, since, until, model, session, chat, tags, content)
+def usage(*filters: Any, ledger: Ledger | str | os.PathLike[str] | None = None, **named: Any) -> pd.DataFrame:
+    """The calls of the default ledger (or of ``ledger``: a Ledger or a path) as a DataFrame.
+
+    The filters are ``nbmessages.ledger.frames.usage``'s: since, until, model, session, chat, tags, content.
+    """
+    return frames.usage(ledger if isinstance(ledger, Ledger) else get_ledger(ledger), *filters, **named)
 
 
 class _CallableModule(types.ModuleType):
