@@ -74,7 +74,7 @@ def test_order_arguments_then_nbmessages_then_sdk_variables(env, server):
 
 def test_base_url_with_a_query_keeps_the_path_before_it(env, server):
     c = Client(base_url=f"{server.base_url}/?tenant=a", ledger=False)
-    assert c._url("messages") == f"{server.base_url}/v1/messages?tenant=a"
+    assert str(c.build_request("POST", "messages").url) == f"{server.base_url}/v1/messages?tenant=a"
     assert ask(c)
 
 
@@ -83,7 +83,7 @@ def test_base_url_credentials_are_sent_but_never_shown(env, server, tmp_path: Pa
     host = server.base_url.removeprefix("http://")
     ledger = Ledger(tmp_path / "u.sqlite")
     c = Client(base_url=f"http://alice:s3cr3t-pw@{host}", ledger=ledger)
-    assert c._headers(False)["authorization"].startswith("Basic ")
+    assert c.build_request("POST", "messages").headers["authorization"].startswith("Basic ")
     assert ask(c)
     shown = repr(c) + c.base_url + caplog.text + repr(ledger.rows())
     assert "s3cr3t-pw" not in shown and "alice" not in shown

@@ -61,17 +61,17 @@ def ip(server, monkeypatch):
     monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
     monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
     shell = InteractiveShell.instance()
-    nbmessages.notebook.magic.magics._session = None
+    nbmessages.notebook.magic.magics.reset_session()
     shell.run_cell("%load_ext nbmessages")
     run(shell, f"%nbmessages base_url {server.base_url}")
     yield shell
-    nbmessages.notebook.magic.magics._session = None
+    nbmessages.notebook.magic.magics.reset_session()
 
 
 def run(shell: InteractiveShell, code: str) -> Cell:
     with capture_output() as cap:
         result = shell.run_cell(code, store_history=True)
-    return Cell(result.result, result.error_in_exec, cap.stdout, cap.stderr, list(cap._outputs))
+    return Cell(result.result, result.error_in_exec, cap.stdout, cap.stderr, list(cap._outputs))  # noqa: SLF001 - IPython's public outputs drop the update flag
 
 
 def dry_body(shell: InteractiveShell, options: str, prompt: str = "Hello") -> dict[str, Any]:
@@ -355,6 +355,7 @@ def test_budget_refuses_calls_past_the_limit(ip):
     assert "⚠" not in first.markdown
     second = run(ip, "%message Hello again")
     assert "Budget exceeded" in second.markdown
+    assert "client.budget.reset()" in second.markdown and "`%nbmessages budget N` sets a new limit" in second.markdown
     status = run(ip, "%nbmessages")
     assert "$0.00 (spent $0.0" in status.markdown
 

@@ -10,14 +10,17 @@ import httpx
 import pytest
 
 import nbmessages
+import nbmessages.client.errors
 from nbmessages.client.accumulate import Snapshot, accumulate
-from nbmessages.client.errors import OverloadedError, RateLimitError, StreamEventError
+from nbmessages.client.errors import BadGatewayError, OverloadedError, RateLimitError, StreamEventError
+from nbmessages.ledger.budget import BudgetExceededError
 from nbmessages.notebook.live_call import LiveCall
 from nbmessages.notebook.render import (
     LiveDisplay,
     Status,
     Transcript,
     close_fences,
+    error_plain,
     escape_dollars,
     hold_partial_row,
     render_bundle,
@@ -26,7 +29,7 @@ from nbmessages.notebook.render import (
     stable_markdown,
 )
 from nbmessages.testing import long_stream, message_events, mock_transport
-from nbmessages.types import RequestValidationError, Usage
+from nbmessages.types import Explained, RequestValidationError, Usage
 
 # -- Markdown stability
 
@@ -165,6 +168,35 @@ def test_error_box_without_traceback():
     assert "temperature: must be at most 1" in render_plain([], Status(error=errors[2]))
 
 
+def test_error_titles_and_hints_come_from_the_error_itself():
+    class QuotaError(Explained, RuntimeError):
+        title, hint = "Quota used up", "Ask for more quota."
+
+    md = render_markdown([], Status(error=QuotaError("none left")))
+    assert md.startswith("> **⚠ Quota used up**") and "none left" in md and md.rstrip().endswith("> Ask for more quota.")
+    plain = render_plain([], Status(error=RateLimitError("slow down")))
+    assert "⚠ Rate limited (rate_limit_error 429)" in plain and RateLimitError.hint in plain
+    assert "The API is overloaded" in render_plain([], Status(error=OverloadedError("x")))
+    spent = BudgetExceededError("over")
+    assert "Budget exceeded" in render_markdown([], Status(error=spent)) and BudgetExceededError.hint
+    assert "Bad gateway" in render_plain([], Status(error=BadGatewayError("x")))
+
+
+def test_a_front_end_adds_its_own_title_and_hint_after_the_errors():
+    plain = render_plain([], Status(error=BudgetExceededError("over"), error_hint="Use the knob."))
+    assert plain.index(BudgetExceededError.hint) < plain.index("Use the knob.")
+    assert error_plain(KeyError("k"), title="Wrong key").startswith("⚠ Wrong key")
+    assert error_plain(RateLimitError("x"), title="ignored").startswith("⚠ Rate limited")  # the error's own wins
+    assert error_plain(KeyError("k")).startswith("⚠ KeyError")
+
+
+def test_no_library_error_speaks_a_front_ends_words():
+    classes = [c for c in vars(nbmessages.client.errors).values() if isinstance(c, type) and issubclass(c, Explained) and c is not Explained]
+    for cls in [*classes, BudgetExceededError, RequestValidationError]:
+        assert cls.title, cls
+        assert "%" not in (cls.hint or "") and "cell" not in (cls.hint or ""), cls
+
+
 def test_bundle_types_and_optional_html():
     bundle = render_bundle(["**bold** $5"], Status())
     assert set(bundle) == {"text/markdown", "text/plain"}
@@ -260,3 +292,20 @@ def test_long_stream_display_updates_stay_bounded():
     elapsed = time.perf_counter() - started
     assert outcome.ok and outcome.final.text.count("lorem") == 20_000
     assert call.live.updates <= elapsed * 10 + 2  # about ten a second, never one per delta
+
+
+def test_display_mode_follows_what_the_shell_can_show(monkeypatch):
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from nbmessages.notebook.render import display_mode
+
+    monkeypatch.delenv("NBMESSAGES_DISPLAY", raising=False)
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(shell, "display_pub", DisplayPublisher(shell=shell))
+    assert display_mode() == "text"  # the terminal's publisher: prints text, cannot update a display
+    with capture_output():
+        assert display_mode() == "live"  # a publisher of its own (a kernel's, a capture) shows displays
+    monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
+    assert display_mode() == "live"

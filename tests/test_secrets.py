@@ -11,6 +11,7 @@ import pytest
 from nbmessages import AsyncClient, Client
 from nbmessages.client import errors
 from nbmessages.client import observers as records
+from nbmessages.client.config import resolve
 from nbmessages.testing import message_events, sse
 
 CANARY = "sk-ant-canary-0123456789abcdefghijklmnop"
@@ -42,13 +43,13 @@ def test_canary_never_leaks(caplog: pytest.LogCaptureFixture, monkeypatch: pytes
     caplog.set_level(logging.DEBUG)
     client = Client(api_key=CANARY, base_url="http://api.test",
                     http_client=httpx.Client(transport=httpx.MockTransport(answer)), max_retries=0)
-    shown = [repr(client), str(client.api_key), repr(client.api_key), repr(client._settings), repr(client.profile)]
+    shown = [repr(client), str(client.api_key), repr(client.api_key), repr(resolve(CANARY, "http://api.test")), repr(client.profile)]
     shown.append(repr(AsyncClient(api_key=CANARY, base_url="http://api.test")))
     client.messages.create(model="m", max_tokens=5, messages="hello")
     retrying = Client(api_key=CANARY, base_url="http://api.test", max_retries=1,
                       http_client=httpx.Client(transport=httpx.MockTransport(answer)))
     with pytest.raises(errors.APIConnectionError):
-        retrying._send(httpx.Request("POST", "http://api.test/fail", headers=retrying._headers(False)))
+        retrying.send(retrying.build_request("POST", "fail"))
     assert "retrying in" in caplog.text
     for prompt, error in [("unauthorised", errors.AuthenticationError), ("broken", errors.IncompleteStreamError)]:
         with pytest.raises(error) as info:

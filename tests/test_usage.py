@@ -129,12 +129,12 @@ def test_arrow_read_matches_the_sqlite3_read(tmp_path, monkeypatch) -> None:
     pytest.importorskip("adbc_driver_sqlite")
     monkeypatch.setattr(U, "PARALLEL_ROWS", 1000)  # several threads, each with its own NULL-first rows
     led = Ledger(tmp_path / "a.sqlite")
-    assert len(U._read_arrow(led.path, led.connection)) == 0  # empty ledger
+    assert len(U._read_arrow(led.path, led.connection)) == 0  # noqa: SLF001 - the fast reader itself, on an empty ledger
     led.insert_rows(_bulk_rows(3000))
     led.record(record(retries=9, tags={"k": "v"}))
     led.connection.execute("DELETE FROM calls WHERE rowid % 97 = 0")  # gaps in the rowids
-    arrow = U._read_arrow(led.path, led.connection)
-    plain = U._read_rows(led.connection)
+    arrow = U._read_arrow(led.path, led.connection)  # noqa: SLF001 - the two readers must agree
+    plain = U._read_rows(led.connection)  # noqa: SLF001
     pd.testing.assert_frame_equal(arrow, plain)
     assert len(arrow) == 3001 - 3001 // 97 and arrow["rowid"].is_monotonic_increasing
     assert arrow["error_message"].notna().sum() > 0 and arrow["streamed"].isna().sum() > 0
@@ -176,3 +176,12 @@ def test_a_failed_fast_read_warns_and_reads_through_sqlite3(ledger, monkeypatch)
     with pytest.warns(UserWarning, match="reading through sqlite3"):
         df = U.usage(ledger=ledger)
     pd.testing.assert_frame_equal(df, expected)
+
+
+def test_the_frames_read_the_table_without_importing_the_ledger() -> None:
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(U))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert "store" not in imported and "schema" in imported  # the ledger imports the frames, one way

@@ -28,7 +28,7 @@ class AsyncClient(BaseClient):
         self.messages = AsyncMessages(self)
         self.models = AsyncModels(self)
 
-    async def _send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
+    async def send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
         """Send with retries; return the successful response and how many retries it took."""
         attempt = 0
         while True:
@@ -66,13 +66,13 @@ class AsyncMessages:
     async def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""
         c = self._client
-        req = c._prepare(request, params, stream=False)
-        if c._should_stream(req):
+        req = c.prepare(request, params, stream=False)
+        if c.wants_stream(req):
             async with self._stream(req) as stream:
                 return await stream.get_final_message()
         call = Call(c, req)
         try:
-            response, retries = await c._send(c._http_request("messages", c._body(req), stream=False))
+            response, retries = await c.send(c.build_request("POST", "messages", c.encode(req)))
         except APIError as error:
             call.failed(error)
             raise
@@ -80,26 +80,26 @@ class AsyncMessages:
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> AsyncMessageStream:
         """Open a stream: ``async with client.messages.stream(...) as s: async for t in s.text_stream: ...``."""
-        return self._stream(self._client._prepare(request, params, stream=True))
+        return self._stream(self._client.prepare(request, params, stream=True))
 
     def _stream(self, req: Request) -> AsyncMessageStream:
         c = self._client
         call = Call(c, req, streamed=True)
-        body = c._body(req.streamed())
+        body = c.encode(req.streamed())
 
         async def opener() -> tuple[httpx.Response, int]:
             try:
-                return await c._send(c._http_request("messages", body, stream=True), stream=True)
+                return await c.send(c.build_request("POST", "messages", body, stream=True), stream=True)
             except APIError as error:
                 call.failed(error)
                 raise
 
-        return AsyncMessageStream(opener, c._finish_stream(req, call.started_at), call.t0)
+        return AsyncMessageStream(opener, call.stream_finished, call.t0)
 
     async def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
         c = self._client
-        response, _ = await c._send(c._http_request("messages/count_tokens", c._count_body(request, params), False))
+        response, _ = await c.send(c.build_request("POST", "messages/count_tokens", c.count_body(request, params)))
         return parsed(response, TokenCount)
 
 
@@ -112,6 +112,6 @@ class AsyncModels:
     async def list(self) -> list[ModelInfo]:
         """The models the backend offers (``GET /v1/models``)."""
         c = self._client
-        request = httpx.Request("GET", c._url("models"), headers=c._headers(False))
-        response, _ = await c._send(request)
+        request = c.build_request("GET", "models")
+        response, _ = await c.send(request)
         return parsed(response, ModelList).data

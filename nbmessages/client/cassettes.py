@@ -109,9 +109,9 @@ def recording(http_client: httpx.Client | httpx.AsyncClient, path: str | Path) -
     cassette = Cassette.open(path)
     # httpx has no public way to wrap an existing client's transport; swapping it keeps the user's settings
     if isinstance(http_client, httpx.AsyncClient):
-        http_client._transport = AsyncRecordingTransport(http_client._transport, cassette)
+        http_client._transport = AsyncRecordingTransport(http_client._transport, cassette)  # noqa: SLF001
     else:
-        http_client._transport = RecordingTransport(http_client._transport, cassette)
+        http_client._transport = RecordingTransport(http_client._transport, cassette)  # noqa: SLF001
 
 
 def replay_base_url(path: str | Path) -> str:

@@ -10,7 +10,16 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from ..request.profiles import LOCAL, OPENROUTER, PROFILES, Profile, get_profile, guess_profile
+from ..request.profiles import (
+    ANTHROPIC,
+    LOCAL,
+    OPENROUTER,
+    PROFILES,
+    Profile,
+    get_profile,
+    guess_profile,
+    profile_for_key,
+)
 
 _announced = False
 
@@ -92,8 +101,8 @@ def split_userinfo(url: str) -> tuple[str, str | None]:
 def _profile_from_environment(key: str | None) -> Profile | None:
     """The profile a key implies, else the first whose key or base URL variable is set."""
     if key:
-        return OPENROUTER if key.startswith("sk-or-") else PROFILES["anthropic"]
-    for candidate in (PROFILES["anthropic"], OPENROUTER):
+        return profile_for_key(key)
+    for candidate in (ANTHROPIC, OPENROUTER):
         if _env(*candidate.key_env, *candidate.base_url_env):
             return candidate
     return None

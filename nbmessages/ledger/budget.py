@@ -7,13 +7,17 @@ import warnings
 from typing import Any
 
 from ..client.observers import CallRecord
+from ..types import Explained
 from . import prices
 
 WARN_AT = 0.8
 
 
-class BudgetExceededError(RuntimeError):
+class BudgetExceededError(Explained, RuntimeError):
     """A call was refused because the session's spending budget is used up."""
+
+    title = "Budget exceeded"
+    hint = "`client.budget.reset()` starts counting again from zero."
 
 
 class Budget:
@@ -61,7 +65,7 @@ class Budget:
         if self.spent >= self._limit:
             raise BudgetExceededError(
                 f"nbmessages budget exceeded: spent ${self.spent:.4f} of ${self._limit:.2f}{self._note()}. "
-                f"Raise it with `%nbmessages budget N` or `client.budget.limit = N` (N in USD)."
+                "Raise it with `client.budget.limit = N` (N in USD)."
             )
 
     def record(self, record: CallRecord) -> None:

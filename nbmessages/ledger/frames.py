@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import prices
-from .store import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, Ledger, get_ledger, to_micros
+from .schema import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, CallsTable, to_micros
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +139,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df[order]
 
 
-def _all_calls(ledger: Ledger) -> pd.DataFrame:
+def _all_calls(ledger: CallsTable) -> pd.DataFrame:
     """Every call of a ledger as a typed DataFrame: through ADBC for a file ledger, else through sqlite3."""
     conn = ledger.connection
     if ledger.path != MEMORY:
@@ -176,22 +176,21 @@ def _tag_rowids(conn: sqlite3.Connection, tags: dict[str, Any]) -> list[int]:
 
 
 def usage(
+    ledger: CallsTable,
     since: TimeLike = None,
     until: TimeLike = None,
     model: str | list[str] | None = None,
     session: str | list[str] | None = None,
     chat: str | list[str] | None = None,
     tags: dict[str, Any] | None = None,
-    ledger: Ledger | str | Path | None = None,
     content: bool = False,
 ) -> pd.DataFrame:
-    """The ledger's calls as a DataFrame, filtered by time range [since, until), model, session, chat or tags.
+    """A ledger's calls as a DataFrame, filtered by time range [since, until), model, session, chat or tags.
 
     Dtypes: UTC timestamps, nullable Int64 tokens, categorical model/provider/profile/outcome, float64 USD
     (NaN when the cost is unknown). ``model`` matches the answering or the requested model.
     """
-    led = ledger if isinstance(ledger, Ledger) else get_ledger(ledger)
-    df = _all_calls(led)
+    df = _all_calls(ledger)
     mask = None
 
     def both(m: Any) -> None:
@@ -209,11 +208,11 @@ def usage(
     if (chats := _as_list(chat)) is not None:
         both(df["chat"].isin(chats))
     if tags:
-        both(df["rowid"].isin(_tag_rowids(led.connection, tags)))
+        both(df["rowid"].isin(_tag_rowids(ledger.connection, tags)))
     if mask is not None:
         df = df[mask.to_numpy(dtype=bool, na_value=False)]
     if content:
-        df = df.assign(content=_contents(led.connection, df["rowid"].tolist()))
+        df = df.assign(content=_contents(ledger.connection, df["rowid"].tolist()))
     return df.drop(columns="rowid").reset_index(drop=True)
 
 
@@ -231,7 +230,7 @@ def _contents(conn: sqlite3.Connection, rowids: list[int]) -> list[Any]:
 # -- export and import -------------------------------------------------------------------------
 
 
-def export_frame(ledger: Ledger, path: Path) -> int:
+def export_frame(ledger: CallsTable, path: Path) -> int:
     """Write all of a ledger's calls (content included) to .csv or .parquet; returns the row count."""
     df = usage(ledger=ledger)
     raw = ledger.connection.execute("SELECT model, content FROM calls ORDER BY rowid").fetchall()

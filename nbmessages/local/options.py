@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..types.rules import MAX_BODY_BYTES
+
 DEFAULT_PACE = 150.0  # tokens per second, about what a mid-size model streams
 DEFAULT_TTFT = 0.3
-MAX_BODY_SIZE = 32 * 1024 * 1024  # the API's request size limit
+MAX_BODY_SIZE = MAX_BODY_BYTES  # the API's request size limit, by default
 
 
 @dataclass(frozen=True)

@@ -310,10 +310,3 @@ class MessageCreateParams(ParamModel):
             raise ValueError("must be a list of non-empty model slugs")
         return value
 
-
-OPENROUTER_ONLY_FIELDS = (
-    "provider", "plugins", "models", "fallbacks", "user", "session_id", "trace", "safeguards",
-    "stop_server_tools_when", "deferred_tools", "route",
-)
-ANTHROPIC_ONLY_FIELDS = ("container", "diagnostics", "inference_geo")
-SAMPLING_FIELDS = ("temperature", "top_p", "top_k")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .explained import Explained
 from .params import (
     MAX_CACHE_BREAKPOINTS,
     MessageCreateParams,
@@ -20,8 +21,10 @@ from .params import (
 Problem = tuple[str, str]
 
 
-class RequestValidationError(ValueError):
+class RequestValidationError(Explained, ValueError):
     """A request that cannot be sent; ``problems`` holds ``(field path, what is wrong and allowed)``."""
+
+    title = "Invalid request (not sent)"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems

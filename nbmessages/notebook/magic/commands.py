@@ -7,6 +7,8 @@ from collections.abc import Callable
 from IPython.core.error import UsageError
 
 from ...client.config import configured_keys
+from ...client.errors import AuthenticationError
+from ...ledger.budget import BudgetExceededError
 from ...request.profiles import PROFILES
 from ..render import IPythonPublisher
 from .session import Session
@@ -24,6 +26,18 @@ HELP = """%nbmessages                 status: model, profile, max tokens, budget
 %nbmessages chats           the named conversations
 %nbmessages chat NAME       show a conversation (and make it the current one)
 %nbmessages reset           forget every conversation"""
+
+
+USAGE_TITLE = "Wrong use of the magic"
+
+
+def magic_hint(error: BaseException) -> str | None:
+    """The magic's own way out of an error, shown after the error's hint (which speaks the library's words)."""
+    if isinstance(error, BudgetExceededError):
+        return "In the magic: `%nbmessages budget N` sets a new limit."
+    if isinstance(error, AuthenticationError):
+        return "`%nbmessages keys` shows which key variables are set (never their values)."
+    return None
 
 
 def show(markdown: str, plain: str) -> None:

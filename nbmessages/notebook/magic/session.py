@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...client.config import environment_fingerprint
+from ...client.observers import SpendingGuard
 from ...client.sync import Client
 from ..chat import Chat
 
@@ -64,19 +65,21 @@ class Session:
     def set_budget(self, limit: float | None) -> None:
         """Set (or with None drop) the spending limit, keeping what the clients already counted."""
         self.budget = limit
-        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
+        budgets = self._budgets()
         if limit is None or not budgets:
             self.changed()
             return
         for budget in budgets:
             budget.limit = limit
 
+    def _budgets(self) -> list[SpendingGuard]:
+        return [b for c in self._clients.values() if (b := c.budget) is not None]
+
     def budget_status(self) -> str:
         """The budget as text: limit and spent, or 'none'."""
         if self.budget is None:
             return "none"
-        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
-        spent = sum(b.spent for b in budgets)
+        spent = sum(b.spent for b in self._budgets())
         return f"${self.budget:.2f} (spent ${spent:.4f})"
 
     def chat(self, name: str | None = None) -> Chat:

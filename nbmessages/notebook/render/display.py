@@ -52,7 +52,7 @@ class IPythonPublisher:
 
 
 def display_mode() -> str:
-    """``live`` under a kernel or any shell that keeps display handles, ``text`` in a terminal or plain Python.
+    """``live`` under a kernel or any shell whose displays render, ``text`` in a terminal or plain Python.
 
     ``NBMESSAGES_DISPLAY=live|text`` overrides the guess.
     """
@@ -61,10 +61,13 @@ def display_mode() -> str:
         return forced
     try:
         from IPython import get_ipython
+        from IPython.core.displaypub import DisplayPublisher
     except ImportError:
         return "text"
-    ip = get_ipython()
-    if ip is None or type(ip).__name__ == "TerminalInteractiveShell":
+    publisher = getattr(get_ipython(), "display_pub", None)
+    # IPython's own publisher only prints text to stdout (the terminal): a shell that renders displays
+    # (a kernel, a capture) brings a publisher of its own
+    if publisher is None or type(publisher).publish is DisplayPublisher.publish:
         return "text"
     return "live"
 

@@ -27,6 +27,7 @@ class Status:
     streaming: bool = False
     interrupted: bool = False
     error: BaseException | None = None
+    error_hint: str | None = None  # a front end's own hint, after the error's
     notes: list[str] = field(default_factory=list)
 
     def merged(self, message: dict[str, Any] | None) -> Status:
@@ -146,35 +147,14 @@ def stop_note(s: Status) -> str | None:
     return f"ℹ The answer ended with stop_reason `{reason}`."
 
 
-_TITLES = {
-    "RateLimitError": "Rate limited",
-    "OverloadedError": "The API is overloaded",
-    "InternalServerError": "Server error",
-    "AuthenticationError": "Authentication failed",
-    "PermissionDeniedError": "Permission denied",
-    "BadRequestError": "Bad request",
-    "NotFoundError": "Not found",
-    "RequestValidationError": "Invalid request (not sent)",
-    "BudgetExceededError": "Budget exceeded",
-    "APIConnectionError": "Could not reach the API",
-    "APITimeoutError": "The API did not answer in time",
-    "IncompleteStreamError": "The stream broke off",
-    "StreamEventError": "The server reported an error mid-stream",
-    "MalformedStreamError": "The stream could not be read",
-    "UsageError": "Wrong use of the magic",
-}
+def error_lines(error: BaseException, *, title: str | None = None, hint: str | None = None) -> tuple[str, list[str]]:
+    """A title and the detail lines of an error, without a traceback.
 
-_HINTS = {
-    "RateLimitError": "Wait a moment and run the cell again.",
-    "OverloadedError": "Wait a moment and run the cell again.",
-    "AuthenticationError": "Check the key with `%nbmessages keys` (values are never shown).",
-}
-
-
-def error_lines(error: BaseException) -> tuple[str, list[str]]:
-    """A title and the detail lines of an error, without a traceback."""
+    Title and hint come from the error itself (``Explained``); a front end may give a ``title`` for an error that
+    has none (another library's) and add its own ``hint`` after the error's.
+    """
     name = type(error).__name__
-    title = _TITLES.get(name, name)
+    title = getattr(error, "title", None) or title or name
     code = [str(v) for v in (getattr(error, "error_type", None), getattr(error, "status_code", None)) if v]
     if code:
         title += f" ({' '.join(code)})"
@@ -182,25 +162,22 @@ def error_lines(error: BaseException) -> tuple[str, list[str]]:
         lines = [f"{path or '(request)'}: {msg}" for path, msg in error.problems]
     else:
         lines = [str(getattr(error, "message", None) or error) or name]
-    request_id = getattr(error, "request_id", None)
-    if request_id:
+    if request_id := getattr(error, "request_id", None):
         lines.append(f"request id {request_id}")
-    hint = _HINTS.get(name) or _HINTS.get(type(error).__mro__[1].__name__)
-    if hint:
-        lines.append(hint)
+    lines += [h for h in (getattr(error, "hint", None), hint) if h]
     return title, lines
 
 
-def error_markdown(error: BaseException) -> str:
+def error_markdown(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
     """The error box as a Markdown blockquote."""
-    title, lines = error_lines(error)
+    title, lines = error_lines(error, title=title, hint=hint)
     body = "\n>\n".join(f"> {line}" for line in lines)
     return f"> **⚠ {title}**\n>\n{body}"
 
 
-def error_plain(error: BaseException) -> str:
+def error_plain(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
     """The error box as plain text."""
-    title, lines = error_lines(error)
+    title, lines = error_lines(error, title=title, hint=hint)
     return "\n".join([f"⚠ {title}", *(f"  {line}" for line in lines)])
 
 

@@ -110,7 +110,7 @@ def render_markdown(content: Content, status: Status | None = None) -> str:
         parts.append("**Sources**\n\n" + "\n".join(f"{i}. {e}" for i, e in enumerate(ctx.footnotes.entries, 1)))
     parts += [f"> {note}" for note in [*s.notes, stop_note(s)] if note]
     if s.error is not None:
-        parts.append(error_markdown(s.error))
+        parts.append(error_markdown(s.error, hint=s.error_hint))
     if s.streaming and not blocks:
         parts.append("*⏳ waiting for the model…*")
     foot = footer_parts(s)
@@ -129,7 +129,7 @@ def render_plain(content: Content, status: Status | None = None) -> str:
         parts.append("Sources:\n" + "\n".join(f"  [{i}] {e}" for i, e in enumerate(ctx.footnotes.entries, 1)))
     parts += [_plain_note(note) for note in [*s.notes, stop_note(s)] if note]
     if s.error is not None:
-        parts.append(error_plain(s.error))
+        parts.append(error_plain(s.error, hint=s.error_hint))
     foot = footer_parts(s)
     if foot:
         parts.append("── " + " · ".join(foot))
