@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from ..request.builder import Request
 from ..request.profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
-from ..types import Message, RequestValidationError
+from ..types import Message, RequestValidationError, redact
 from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
@@ -65,6 +65,7 @@ class BaseClient:
             base_url = replay_base_url(replay)
         self._record_path = record or os.environ.get("NBMESSAGES_RECORD")
         self._settings: Settings = resolve(api_key, base_url, profile)
+        _remember_secrets(self._settings, default_headers or {})
         self.anthropic_version = anthropic_version
         self.default_headers = dict(default_headers or {})
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=5.0)
@@ -231,6 +232,18 @@ class BaseClient:
     @staticmethod
     def _should_stream(req: Request) -> bool:
         return (req.max_tokens or 0) > STREAM_ABOVE_MAX_TOKENS
+
+
+def _remember_secrets(settings: Settings, headers: dict[str, str]) -> None:
+    """Teach the one scrubbing rule this client's key, URL credentials and credential headers."""
+    for secret in (settings.api_key, settings.credentials):
+        if secret is not None:
+            redact.remember(secret.get_secret_value())
+            redact.remember(secret.get_secret_value().partition(":")[2])  # a URL's password alone
+    for name, value in headers.items():
+        if redact.is_secret_header(name):
+            redact.remember(value)
+    redact.guard_loggers("nbmessages", "httpx")
 
 
 def _attach_parsed(req: Request, message: Message) -> None:

@@ -54,11 +54,13 @@ def resolve(
     key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
     named = profile if profile is not None else _env("NBMESSAGES_PROFILE")
     chosen = get_profile(named) if named is not None else None
+    if chosen is LOCAL and not base_url:  # "local" names the embedded server itself
+        return _embedded(key)
     url = base_url or _env("NBMESSAGES_BASE_URL")
     source = chosen  # the profile whose own variables supply what arguments and NBMESSAGES_* left open
     if url is None:
         source = chosen or _profile_from_environment(key)
-        if source is None or source is LOCAL:
+        if source is None:
             return _embedded(key)
         url = _env(*source.base_url_env) or source.base_url
         if not url:

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ..types import Message, RequestValidationError
+from ..types.redact import scrub, scrub_value
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AuthenticationError",
@@ -39,6 +40,7 @@ class APIError(NbmessagesError):
         headers: httpx.Headers | None = None,
         body: Any = None,
     ):
+        message = scrub(message)  # a proxy that echoes the key must not put it in the error box or the ledger
         super().__init__(message)
         self.message = message
         if status_code is not None:
@@ -47,7 +49,7 @@ class APIError(NbmessagesError):
             self.error_type = error_type
         self.request_id = request_id
         self.headers = headers if headers is not None else httpx.Headers()
-        self.body = body
+        self.body = scrub_value(body)
 
     def __str__(self) -> str:
         parts = [p for p in (str(self.status_code) if self.status_code else None, self.error_type) if p]

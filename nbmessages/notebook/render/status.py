@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ...types import Message, RequestValidationError, Usage
+from ...types.redact import scrub
 
 
 @dataclass
@@ -186,7 +187,7 @@ def error_lines(error: BaseException) -> tuple[str, list[str]]:
     hint = _HINTS.get(name) or _HINTS.get(type(error).__mro__[1].__name__)
     if hint:
         lines.append(hint)
-    return title, lines
+    return title, [scrub(line) for line in lines]
 
 
 def error_markdown(error: BaseException) -> str:
