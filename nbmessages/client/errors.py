@@ -16,7 +16,7 @@ __all__ = [
     "IncompleteStreamError", "InternalServerError", "MalformedStreamError", "NbmessagesError", "NotFoundError",
     "OverloadedError", "PermissionDeniedError", "RateLimitError", "RequestTimeoutError", "RequestTooLargeError",
     "RequestValidationError", "ServiceUnavailableError", "StreamError", "StreamEventError",
-    "UnprocessableEntityError", "MalformedResponseError",
+    "UnprocessableEntityError", "MalformedResponseError", "StreamTimeoutError",
 ]
 
 
@@ -172,6 +172,12 @@ class IncompleteStreamError(StreamError):
     """The stream ended (or the connection dropped) before ``message_stop``."""
 
     error_type = "incomplete_stream"
+
+
+class StreamTimeoutError(IncompleteStreamError, APITimeoutError):
+    """A stream that went quiet (no event within the idle limit) or passed its deadline; the answer is partial."""
+
+    error_type = "timeout"
 
 
 def error_from_response(response: httpx.Response) -> APIStatusError:
