@@ -259,3 +259,14 @@ def test_openrouter_only_fields_are_not_sent_to_the_local_v1(server):
         message = c.messages.create(model="m", max_tokens=100, messages="route me", session_id="s",
                                     provider={"order": ["anthropic"]}, models=["a/b"])
     assert message.text
+
+
+def test_bad_requests_are_refused_before_anything_is_sent_and_the_server_agrees(server, http):
+    c = client(server)
+    bad = [{"role": "user", "content": [{"type": "txt", "text": "hi"}]}]
+    served = server.requests_served
+    with pytest.raises(nbmessages.RequestValidationError, match="did you mean 'text'") as info:
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=bad)
+    assert server.requests_served == served
+    answer = http.post("/v1/messages", json={"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": bad})
+    assert answer.status_code == 400 and info.value.problems[0][1] in answer.json()["error"]["message"]

@@ -116,11 +116,11 @@ def test_dry_run_maps_every_request_option(ip, server, tmp_path):
     run(ip, "def add(a: int, b: int) -> int:\n    'Add two numbers.'\n    return a + b")
     run(ip, "from pydantic import BaseModel\nclass City(BaseModel):\n    name: str")
     served = server.requests_served
-    body = dry_body(ip, f"-m claude-haiku-4-5 -s persona --max-tokens 3000 -t 0.5 --top-p 0.9 --top-k 5 "
+    body = dry_body(ip, f"-m claude-3-5-haiku -s persona --max-tokens 3000 -t 0.5 --top-p 0.9 --top-k 5 "
                         f"--stop END --stop STOP --effort low --tools add,weather_tool "
                         f"--tool-choice auto --schema City --attach {tmp_path / 'pic.png'} --attach doc_path --cache")
     assert server.requests_served == served  # nothing sent
-    assert body["model"] == "claude-haiku-4-5" and body["system"] == "You are terse."
+    assert body["model"] == "claude-3-5-haiku" and body["system"] == "You are terse."
     assert body["max_tokens"] == 3000 and body["temperature"] == 0.5 and body["top_p"] == 0.9 and body["top_k"] == 5
     assert body["stop_sequences"] == ["END", "STOP"]
     assert body["output_config"]["effort"] == "low" and body["output_config"]["format"]["type"] == "json_schema"

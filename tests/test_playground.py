@@ -143,7 +143,7 @@ def test_defaults_set_the_controls(server: Any) -> None:
 def test_every_control_reaches_the_request_body(server: Any) -> None:
     cap = CapturingClient(server)
     pg = Playground(client=cap.client, namespace=NAMESPACE)
-    pg.model.value = "claude-sonnet-4-5"
+    pg.model.value = "claude-sonnet-4-0"
     pg.system.value = "You are terse."
     pg.temperature.value, pg.top_p.value, pg.top_k.value = 0.25, 0.9, 7
     pg.max_tokens.value = 500
@@ -152,7 +152,7 @@ def test_every_control_reaches_the_request_body(server: Any) -> None:
     ask(pg, "Hi")
     assert pg.last_error is None
     body = cap.bodies[-1]
-    assert body["model"] == "claude-sonnet-4-5" and body["system"] == "You are terse." and body["stream"] is True
+    assert body["model"] == "claude-sonnet-4-0" and body["system"] == "You are terse." and body["stream"] is True
     assert (body["temperature"], body["top_p"], body["top_k"], body["max_tokens"]) == (0.25, 0.9, 7, 500)
     assert body["output_config"] == {"effort": "high"} and body["stop_sequences"] == ["END"]
     pg.temperature.value = pg.top_p.value = pg.top_k.value = None  # unset again: not sent

@@ -11,6 +11,7 @@ from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
 from .base import BaseClient, Call
 from .cassettes import recording
+from .deadlines import CallClock
 from .errors import APIError, error_from_response
 from .responses import parsed
 from .streams import AsyncMessageStream
@@ -28,23 +29,37 @@ class AsyncClient(BaseClient):
         self.messages = AsyncMessages(self)
         self.models = AsyncModels(self)
 
-    async def send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
-        """Send with retries; return the successful response and how many retries it took."""
+    async def send(self, request: httpx.Request, stream: bool = False,
+                    clock: CallClock | None = None) -> tuple[httpx.Response, int]:
+        """Send with retries; return the successful response and how many retries it took (see Client.send)."""
+        clock = clock or self.call_clock()
         attempt = 0
         while True:
+            clock.limit(request, self.timeout)
             try:
-                response = await self._http.send(request, stream=stream)
+                response = await self._http.send(request, stream=True)
+                clock.guard(response)
+                if response.status_code >= 400:
+                    await response.aread()
             except httpx.TransportError as exc:
                 error = self._transport_error(exc)
             else:
                 if response.status_code < 400:
-                    return response, attempt
-                await response.aread()
+                    break
                 await response.aclose()
                 error = error_from_response(response)
             error.retries = attempt  # type: ignore[attr-defined]
-            await asyncio.sleep(self._retry_or_raise(error, attempt))
+            await asyncio.sleep(self._retry_or_raise(error, attempt, clock))
             attempt += 1
+        if not stream:
+            try:
+                await response.aread()
+            except httpx.TransportError as exc:
+                await response.aclose()
+                error = self._transport_error(exc)
+                error.retries = attempt  # type: ignore[attr-defined]
+                raise error from None
+        return response, attempt
 
     async def close(self) -> None:
         """Close the HTTP connections."""
@@ -86,15 +101,16 @@ class AsyncMessages:
         c = self._client
         call = Call(c, req, streamed=True)
         body = c.encode(req.streamed())
+        clock = c.call_clock()
 
         async def opener() -> tuple[httpx.Response, int]:
             try:
-                return await c.send(c.build_request("POST", "messages", body, stream=True), stream=True)
+                return await c.send(c.build_request("POST", "messages", body, stream=True), stream=True, clock=clock)
             except APIError as error:
                 call.failed(error)
                 raise
 
-        return AsyncMessageStream(opener, call.stream_finished, call.t0)
+        return AsyncMessageStream(opener, call.stream_finished, call.t0, clock)
 
     async def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""

@@ -17,11 +17,12 @@ from pydantic import SecretStr
 
 from ..request.builder import Request
 from ..request.profiles import Profile
-from ..types import Message, RequestValidationError
+from ..types import Message, RequestValidationError, redact
 from ..types.rules import COUNT_TOKENS_FIELDS, DEFAULT_API_VERSION, MAX_BODY_BYTES, unsupported_version
 from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
+from .deadlines import CallClock
 from .errors import APIConnectionError, APIError, APITimeoutError
 from .responses import message_from
 from .retries import retry_delay, should_retry
@@ -47,6 +48,7 @@ class BaseClient:
         default_headers: dict[str, str] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
         ledger: Any = None,
         budget: float | None = None,
         tags: dict[str, str] | None = None,
@@ -63,10 +65,14 @@ class BaseClient:
             base_url = replay_base_url(replay)
         self._record_path = record or os.environ.get("NBMESSAGES_RECORD")
         self._settings: Settings = resolve(api_key, base_url, profile)
+        _remember_secrets(self._settings, default_headers or {})
         self.anthropic_version = anthropic_version
         self.default_headers = dict(default_headers or {})
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=5.0)
         self.max_retries = max_retries
+        if deadline is not None and not deadline > 0:
+            raise ValueError(f"deadline: seconds for a whole call, more than 0, or None (got {deadline!r})")
+        self.deadline = deadline
         self.tags = dict(tags or {})
         self.observers = records.make_observers(
             {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
@@ -166,17 +172,24 @@ class BaseClient:
 
     # -- responses, errors, records
 
+    def call_clock(self) -> CallClock:
+        """A new call's time limits: the read timeout as the idle limit, and the client's deadline."""
+        return CallClock(self.timeout.read, self.deadline)
+
     @staticmethod
     def _transport_error(exc: httpx.TransportError) -> APIError:
         if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(f"the request timed out ({type(exc).__name__})")
+            return APITimeoutError(f"the request timed out ({exc or type(exc).__name__})")
         return APIConnectionError(f"could not reach the API: {exc or type(exc).__name__}")
 
-    def _retry_or_raise(self, error: APIError, attempt: int) -> float:
-        """The wait before the next attempt, or raise the error when it is final."""
+    def _retry_or_raise(self, error: APIError, attempt: int, clock: CallClock) -> float:
+        """The wait before the next attempt, or raise the error when it is final (or no time is left)."""
         if attempt >= self.max_retries or not should_retry(error):
             raise error
         delay = retry_delay(attempt, error.headers)
+        if not clock.may_wait(delay):
+            raise error
+        clock.waiting(delay)
         log.info("%s; retrying in %.1f s (retry %d of %d)", error, delay, attempt + 1, self.max_retries)
         return delay
 
@@ -272,3 +285,15 @@ class Call:
                 observer.record(record)
             except Exception as exc:  # a ledger failure must never cost the user the answer
                 warnings.warn(f"nbmessages: could not record usage: {exc}", RuntimeWarning, stacklevel=2)
+
+
+def _remember_secrets(settings: Settings, headers: dict[str, str]) -> None:
+    """Teach the one scrubbing rule this client's key, URL credentials and credential headers."""
+    for secret in (settings.api_key, settings.credentials):
+        if secret is not None:
+            redact.remember(secret.get_secret_value())
+            redact.remember(secret.get_secret_value().partition(":")[2])  # a URL's password alone
+    for name, value in headers.items():
+        if redact.is_secret_header(name):
+            redact.remember(value)
+    redact.guard_loggers("nbmessages", "httpx")

@@ -69,7 +69,7 @@ def resolve(
     source = chosen  # the profile whose own variables supply what arguments and NBMESSAGES_* left open
     if url is None:
         source = chosen or _profile_from_environment(key)
-        if source is None or source is LOCAL:
+        if source is None:
             return _embedded(key)
         url = _env(*source.base_url_env) or source.base_url
         if not url:

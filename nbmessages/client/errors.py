@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ..types import Explained, Message, RequestValidationError
+from ..types.redact import scrub, scrub_value
 from ..types.rules import ERROR_TYPES, MAX_BODY_BYTES, error_type_of
 
 __all__ = [
@@ -16,7 +17,7 @@ __all__ = [
     "IncompleteStreamError", "InternalServerError", "MalformedStreamError", "NbmessagesError", "NotFoundError",
     "OverloadedError", "PermissionDeniedError", "RateLimitError", "RequestTimeoutError", "RequestTooLargeError",
     "RequestValidationError", "ServiceUnavailableError", "StreamError", "StreamEventError",
-    "UnprocessableEntityError", "MalformedResponseError",
+    "UnprocessableEntityError", "MalformedResponseError", "StreamTimeoutError",
 ]
 
 
@@ -44,6 +45,7 @@ class APIError(NbmessagesError):
         headers: httpx.Headers | None = None,
         body: Any = None,
     ):
+        message = scrub(message)  # a proxy that echoes the key must not put it in the error box or the ledger
         super().__init__(message)
         self.message = message
         if status_code is not None:
@@ -52,7 +54,7 @@ class APIError(NbmessagesError):
             self.error_type = error_type
         self.request_id = request_id
         self.headers = headers if headers is not None else httpx.Headers()
-        self.body = body
+        self.body = scrub_value(body)
 
     def __str__(self) -> str:
         parts = [p for p in (str(self.status_code) if self.status_code else None, self.error_type) if p]
@@ -197,6 +199,12 @@ class IncompleteStreamError(StreamError):
     """The stream ended (or the connection dropped) before ``message_stop``."""
 
     error_type, title = "incomplete_stream", "The stream broke off"
+
+
+class StreamTimeoutError(IncompleteStreamError, APITimeoutError):
+    """A stream that went quiet (no event within the idle limit) or passed its deadline; the answer is partial."""
+
+    error_type = "timeout"
 
 
 def error_from_response(response: httpx.Response) -> APIStatusError:

@@ -14,12 +14,13 @@ from pydantic_core import from_json
 
 from ..types import EVENT_TYPES, Message, parse_event
 from .accumulate import ProtocolError, Snapshot, accumulate
+from .deadlines import CallClock, DeadlineExceeded
 from .errors import (
-    APITimeoutError,
     IncompleteStreamError,
     MalformedStreamError,
     StreamError,
     StreamEventError,
+    StreamTimeoutError,
 )
 
 Finish = Callable[["StreamBase", str, "BaseException | None"], None]
@@ -28,7 +29,8 @@ Finish = Callable[["StreamBase", str, "BaseException | None"], None]
 class StreamBase:
     """What sync and async streams share: decoding, accumulation, errors with the partial message."""
 
-    def __init__(self, finish: Finish, started: float) -> None:
+    def __init__(self, finish: Finish, started: float, clock: CallClock | None = None) -> None:
+        self._clock = clock
         self._snapshot = Snapshot()
         self._finish_cb = finish
         self._started = started
@@ -74,6 +76,8 @@ class StreamBase:
             accumulate(self._snapshot, event)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
             raise self._fail(MalformedStreamError(f"could not apply a {kind!r} event: {_problem(exc)}")) from None
+        if kind != "ping" and self._clock is not None:
+            self._clock.heard()
         if self.ttft is None and kind in ("content_block_start", "content_block_delta"):
             self.ttft = time.perf_counter() - self._started
         if kind == "message_stop":
@@ -85,9 +89,10 @@ class StreamBase:
             raise self._fail(IncompleteStreamError("the stream ended before message_stop; the answer is partial"))
 
     def _broken(self, exc: httpx.TransportError) -> StreamError:
-        if isinstance(exc, httpx.TimeoutException):
-            err: StreamError = IncompleteStreamError(f"the stream stalled: no data within the read timeout ({exc})")
-            err.error_type = APITimeoutError.error_type
+        if isinstance(exc, DeadlineExceeded):
+            err: StreamError = StreamTimeoutError(f"the stream timed out: {exc}; the answer is partial")
+        elif isinstance(exc, httpx.TimeoutException):
+            err = StreamTimeoutError(f"the stream stalled: no data within the read timeout ({exc})")
         else:
             err = IncompleteStreamError(f"the connection broke mid-stream: {exc or type(exc).__name__}")
         return self._fail(err)
@@ -151,8 +156,9 @@ def _event_error(event: dict[str, Any]) -> StreamEventError:
 class MessageStream(StreamBase):
     """A streaming response: a context manager; iterate for typed events, or use the helpers."""
 
-    def __init__(self, opener: Callable[[], tuple[httpx.Response, int]], finish: Finish, started: float):
-        super().__init__(finish, started)
+    def __init__(self, opener: Callable[[], tuple[httpx.Response, int]], finish: Finish, started: float,
+                 clock: CallClock | None = None):
+        super().__init__(finish, started, clock)
         self._opener = opener
         self._events: Iterator[dict[str, Any]] | None = None
 
@@ -221,8 +227,9 @@ class MessageStream(StreamBase):
 class AsyncMessageStream(StreamBase):
     """The async twin of MessageStream: ``async with``, ``async for``."""
 
-    def __init__(self, opener: Callable[[], Awaitable[tuple[httpx.Response, int]]], finish: Finish, started: float):
-        super().__init__(finish, started)
+    def __init__(self, opener: Callable[[], Awaitable[tuple[httpx.Response, int]]], finish: Finish, started: float,
+                 clock: CallClock | None = None):
+        super().__init__(finish, started, clock)
         self._opener = opener
         self._events: AsyncIterator[dict[str, Any]] | None = None
 

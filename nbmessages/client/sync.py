@@ -11,6 +11,7 @@ from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
 from .base import BaseClient, Call
 from .cassettes import recording
+from .deadlines import CallClock
 from .errors import APIError, error_from_response
 from .responses import parsed
 from .streams import MessageStream
@@ -28,23 +29,41 @@ class Client(BaseClient):
         self.messages = Messages(self)
         self.models = Models(self)
 
-    def send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
-        """Send with retries; return the successful response and how many retries it took."""
+    def send(self, request: httpx.Request, stream: bool = False,
+              clock: CallClock | None = None) -> tuple[httpx.Response, int]:
+        """Send with retries; return the successful response and how many retries it took.
+
+        A whole (non-streamed) body is read under the call's time limits and never retried once its
+        success status arrived: the server did the work.
+        """
+        clock = clock or self.call_clock()
         attempt = 0
         while True:
+            clock.limit(request, self.timeout)
             try:
-                response = self._http.send(request, stream=stream)
+                response = self._http.send(request, stream=True)
+                clock.guard(response)
+                if response.status_code >= 400:
+                    response.read()
             except httpx.TransportError as exc:
                 error = self._transport_error(exc)
             else:
                 if response.status_code < 400:
-                    return response, attempt
-                response.read()
+                    break
                 response.close()
                 error = error_from_response(response)
             error.retries = attempt  # type: ignore[attr-defined]
-            time.sleep(self._retry_or_raise(error, attempt))
+            time.sleep(self._retry_or_raise(error, attempt, clock))
             attempt += 1
+        if not stream:
+            try:
+                response.read()
+            except httpx.TransportError as exc:
+                response.close()
+                error = self._transport_error(exc)
+                error.retries = attempt  # type: ignore[attr-defined]
+                raise error from None
+        return response, attempt
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -86,15 +105,16 @@ class Messages:
         c = self._client
         call = Call(c, req, streamed=True)
         body = c.encode(req.streamed())
+        clock = c.call_clock()
 
         def opener() -> tuple[httpx.Response, int]:
             try:
-                return c.send(c.build_request("POST", "messages", body, stream=True), stream=True)
+                return c.send(c.build_request("POST", "messages", body, stream=True), stream=True, clock=clock)
             except APIError as error:
                 call.failed(error)
                 raise
 
-        return MessageStream(opener, call.stream_finished, call.t0)
+        return MessageStream(opener, call.stream_finished, call.t0, clock)
 
     def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""

@@ -20,6 +20,7 @@ from typing import Any
 from ..client.observers import CallRecord, Observer, SpendingGuard
 from ..request.profiles import profile_of
 from ..types import Message
+from ..types.redact import scrub, scrub_value
 from . import frames, prices
 from .budget import Budget
 from .schema import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, MIGRATIONS, to_micros
@@ -47,7 +48,7 @@ def _content(rec: CallRecord) -> str | None:
         "request": rec.params.to_dict() if rec.params is not None else None,
         "response": rec.message.to_dict() if rec.message is not None else None,
     }
-    return json.dumps(body, ensure_ascii=False, default=str)
+    return scrub(json.dumps(scrub_value(body), ensure_ascii=False, default=str))
 
 
 def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: bool = False) -> tuple[Any, ...]:
@@ -71,7 +72,7 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
         (msg.id or None) if msg is not None else None, rec.request_id, rec.generation_id,
         rec.profile, rec.base_host, rec.model_requested, (msg.model or None) if msg is not None else None,
         provider, rec.session_id, rec.chat, int(bool(rec.streamed)),
-        rec.outcome, rec.status_code, rec.error_message, msg.stop_reason if msg is not None else None,
+        rec.outcome, rec.status_code, scrub(rec.error_message or "") or None, msg.stop_reason if msg is not None else None,
         u.input_tokens if u else None, output, u.cache_creation_input_tokens if u else None,
         split.ephemeral_5m_input_tokens if split else None, split.ephemeral_1h_input_tokens if split else None,
         u.cache_read_input_tokens if u else None, details.thinking_tokens if details else None,

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import request_checks
 from .explained import Explained
 from .params import (
     MAX_CACHE_BREAKPOINTS,
@@ -53,6 +54,8 @@ def _walk_loc(loc: tuple[Any, ...], data: Any) -> tuple[str, Any, bool]:
     """The user-facing path of a pydantic location: union tags, absent from the data, are skipped."""
     path, node, found = "", data, True
     for key in loc:
+        if isinstance(key, str) and key.startswith("<"):
+            continue  # a union member's tag (see tagged()): not part of the user's data
         if isinstance(node, dict) and key in node:
             path, node = join_path(path, key), node[key]
         elif isinstance(node, (list, tuple)) and isinstance(key, int) and key < len(node):
@@ -74,7 +77,9 @@ def _message(err: dict[str, Any], value: Any, found: bool) -> str:
     if kind == "missing":
         return "is required"
     if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return msg
+        expected = str((err.get("ctx") or {}).get("expected_tags", "")).replace("<", "").replace(">", "")
+        got = value.get("type") if isinstance(value, dict) else value
+        return f"type {got!r} is not allowed here; use one of {expected}" if expected else msg
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     shown = repr(value)
@@ -137,6 +142,10 @@ def semantic_problems(p: MessageCreateParams) -> Iterator[Problem]:
     yield from _tool_problems(p)
     yield from _turn_problems(p)
     yield from _cache_problems(p)
+    yield from request_checks.block_problems(p)
+    yield from request_checks.tool_pairing_problems(p)
+    yield from request_checks.schema_problems(p)
+    yield from request_checks.model_problems(p)
     if p.models is not None and p.fallbacks is not None:
         yield "fallbacks", "cannot be combined with models; use one of them"
 

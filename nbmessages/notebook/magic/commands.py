@@ -10,6 +10,7 @@ from ...client.config import configured_keys
 from ...client.errors import AuthenticationError
 from ...ledger.budget import BudgetExceededError
 from ...request.profiles import PROFILES
+from ...types.redact import is_secret_header, masked, remember
 from ..render import IPythonPublisher
 from .session import Session
 
@@ -129,8 +130,11 @@ class SettingsCommands:
             self.s.headers.pop(name.lower(), None)
         else:
             self.s.headers[name.lower()] = value.strip()
+            if is_secret_header(name):
+                remember(value.strip())
         self.s.changed()
-        print(f"header {name}: {self.s.headers.get(name.lower(), 'off')}")
+        shown = self.s.headers.get(name.lower())
+        print(f"header {name}: {masked(name, shown) if shown else 'off'}")
 
     def retries(self, rest: str) -> None:
         value = self._need(rest, "retries N")

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...types import Message, RequestValidationError, Usage
 from ...types._base import WireModel
+from ...types.redact import scrub
 
 
 @dataclass
@@ -165,7 +166,7 @@ def error_lines(error: BaseException, *, title: str | None = None, hint: str | N
     if request_id := getattr(error, "request_id", None):
         lines.append(f"request id {request_id}")
     lines += [h for h in (getattr(error, "hint", None), hint) if h]
-    return title, lines
+    return title, [scrub(line) for line in lines]
 
 
 def error_markdown(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
