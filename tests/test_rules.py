@@ -24,7 +24,7 @@ def test_client_and_server_import_the_same_rule_objects():
     assert checks.version_problems is profiles.version_problems is rules.version_problems
     assert checks.unsupported_version is base.unsupported_version is rules.unsupported_version
     assert envelopes.error_type_of is rules.error_type_of and errors.ERROR_TYPES is rules.ERROR_TYPES
-    assert options.MAX_BODY_SIZE == base.MAX_BODY_BYTES == rules.MAX_BODY_BYTES
+    assert options.MAX_BODY_BYTES is base.MAX_BODY_BYTES is rules.MAX_BODY_BYTES
     assert profiles.ANTHROPIC.service_tiers is rules.ANTHROPIC_SERVICE_TIERS
     assert profiles.OPENROUTER.service_tiers is rules.OPENROUTER_SERVICE_TIERS
 

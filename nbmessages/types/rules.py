@@ -46,7 +46,7 @@ ANTHROPIC_SERVICE_TIERS = ("auto", "standard_only")
 OPENROUTER_SERVICE_TIERS = ("flex", "priority", "fast", "default")
 
 EFFORTS: tuple[str, ...] = get_args(Effort)
-"""The values of ``output_config.effort``, lowest first (the magic's ``--effort`` and the playground offer these)."""
+"""The values of ``output_config.effort``, lowest first (what front ends offer)."""
 
 ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
