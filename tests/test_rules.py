@@ -71,14 +71,16 @@ REFUSED_2026 = {
              "end_char_index": 1}]}]},
         {"role": "assistant", "content": [
             {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}}]},
-        {"role": "user", "content": "y"},
+        {"role": "user", "content": [{"type": "search_result", "source": "s", "title": "t", "content": [
+            {"type": "text", "text": "y", "citations": [{"type": "char_location"}]}]}]},
     ],
 }
 
 
 def test_what_2026_10_21_removes_is_refused_alike_by_client_and_server(server):
     expected = [path for path, _ in rules.version_problems("2026-10-21", REFUSED_2026)]
-    assert expected == ["top_k", "messages[0].content[0].citations", "messages[1].content[0]"]
+    assert expected == ["top_k", "messages[0].content[0].citations", "messages[1].content[0]",
+                        "messages[2].content[0].content[0].citations"]
     assert list(rules.version_problems("2023-06-01", REFUSED_2026)) == []
     client = Client(base_url=server.base_url, profile="local", anthropic_version="2026-10-21", ledger=False)
     with pytest.raises(RequestValidationError) as refused:
