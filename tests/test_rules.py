@@ -24,7 +24,7 @@ def test_client_and_server_import_the_same_rule_objects():
     assert checks.version_problems is profiles.version_problems is rules.version_problems
     assert checks.unsupported_version is base.unsupported_version is rules.unsupported_version
     assert envelopes.error_type_of is rules.error_type_of and errors.ERROR_TYPES is rules.ERROR_TYPES
-    assert options.MAX_BODY_SIZE == base.MAX_BODY_BYTES == rules.MAX_BODY_BYTES
+    assert options.MAX_BODY_BYTES is base.MAX_BODY_BYTES is rules.MAX_BODY_BYTES
     assert profiles.ANTHROPIC.service_tiers is rules.ANTHROPIC_SERVICE_TIERS
     assert profiles.OPENROUTER.service_tiers is rules.OPENROUTER_SERVICE_TIERS
 
@@ -71,14 +71,16 @@ REFUSED_2026 = {
              "end_char_index": 1}]}]},
         {"role": "assistant", "content": [
             {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}}]},
-        {"role": "user", "content": "y"},
+        {"role": "user", "content": [{"type": "search_result", "source": "s", "title": "t", "content": [
+            {"type": "text", "text": "y", "citations": [{"type": "char_location"}]}]}]},
     ],
 }
 
 
 def test_what_2026_10_21_removes_is_refused_alike_by_client_and_server(server):
     expected = [path for path, _ in rules.version_problems("2026-10-21", REFUSED_2026)]
-    assert expected == ["top_k", "messages[0].content[0].citations", "messages[1].content[0]"]
+    assert expected == ["top_k", "messages[0].content[0].citations", "messages[1].content[0]",
+                        "messages[2].content[0].content[0].citations"]
     assert list(rules.version_problems("2023-06-01", REFUSED_2026)) == []
     client = Client(base_url=server.base_url, profile="local", anthropic_version="2026-10-21", ledger=False)
     with pytest.raises(RequestValidationError) as refused:

@@ -9,7 +9,6 @@ from ..types.rules import MAX_BODY_BYTES
 
 DEFAULT_PACE = 150.0  # tokens per second, about what a mid-size model streams
 DEFAULT_TTFT = 0.3
-MAX_BODY_SIZE = MAX_BODY_BYTES  # the API's request size limit, by default
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class ServerConfig:
     pace: float = DEFAULT_PACE
     ttft: float = DEFAULT_TTFT
     key: str | None = None
-    max_body_size: int = MAX_BODY_SIZE
+    max_body_size: int = MAX_BODY_BYTES  # the API's request size limit, unless a test wants a smaller one
     fault: str | None = None
     fault_rate: float = 1.0
     seed: int = 0

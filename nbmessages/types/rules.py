@@ -46,7 +46,7 @@ ANTHROPIC_SERVICE_TIERS = ("auto", "standard_only")
 OPENROUTER_SERVICE_TIERS = ("flex", "priority", "fast", "default")
 
 EFFORTS: tuple[str, ...] = get_args(Effort)
-"""The values of ``output_config.effort``, lowest first (the magic's ``--effort`` and the playground offer these)."""
+"""The values of ``output_config.effort``, lowest first (what front ends offer)."""
 
 ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
@@ -85,5 +85,15 @@ def version_problems(version: str, body: Mapping[str, Any]) -> Iterator[tuple[st
             where = f"messages[{i}].content[{j}]"
             if message.get("role") == "assistant" and block.get("type") == "document":
                 yield where, f"a document block cannot be in an assistant message under anthropic-version {version}"
-            if message.get("role") == "user" and block.get("type") == "text" and block.get("citations"):
-                yield f"{where}.citations", f"must be empty in a user message under anthropic-version {version}"
+            if message.get("role") == "user":
+                yield from _cited_user_text(where, block, version)
+
+
+def _cited_user_text(where: str, block: Mapping[str, Any], version: str) -> Iterator[tuple[str, str]]:
+    """User text with citations, directly or inside a search result (both refused by ``version``)."""
+    if block.get("type") == "text" and block.get("citations"):
+        yield f"{where}.citations", f"must be empty in a user message under anthropic-version {version}"
+    if block.get("type") == "search_result":
+        for k, inner in enumerate(block.get("content") or ()):
+            if isinstance(inner, Mapping):
+                yield from _cited_user_text(f"{where}.content[{k}]", inner, version)
