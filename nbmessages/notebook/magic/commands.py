@@ -8,7 +8,7 @@ from IPython.core.error import UsageError
 
 from ...client.config import configured_keys
 from ...request.profiles import PROFILES
-from ..render import IPythonPublisher
+from ..render import IPythonPublisher, escape_dollars
 from .session import Session
 
 HELP = """%nbmessages                 status: model, profile, max tokens, budget, keys configured, chats
@@ -28,7 +28,7 @@ HELP = """%nbmessages                 status: model, profile, max tokens, budget
 
 def show(markdown: str, plain: str) -> None:
     """Display a Markdown text with its plain twin."""
-    IPythonPublisher().show({"text/markdown": markdown, "text/plain": plain})
+    IPythonPublisher().show({"text/markdown": escape_dollars(markdown), "text/plain": plain})
 
 
 def _table(rows: list[tuple[str, str]]) -> tuple[str, str]:
