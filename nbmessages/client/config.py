@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from ..request.profiles import LOCAL, OPENROUTER, PROFILES, Profile, get_profile, guess_profile
+from .notices import info
 
 _announced = False
 
@@ -86,10 +86,9 @@ def _announce() -> None:
     global _announced
     if not _announced:
         _announced = True
-        print(
+        info(
             "nbmessages: no API key or base URL configured; using the embedded offline server "
-            "(set ANTHROPIC_API_KEY or OPENROUTER_API_KEY to use a real model).",
-            file=sys.stderr,
+            "(set ANTHROPIC_API_KEY or OPENROUTER_API_KEY to use a real model)."
         )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...client.sync import Client
+from ...ledger.money import usd
 from ..chat import Chat
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -72,7 +73,7 @@ class Session:
             return "none"
         budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
         spent = sum(b.spent for b in budgets)
-        return f"${self.budget:.2f} (spent ${spent:.4f})"
+        return f"{usd(self.budget)} (spent {usd(spent, 4)})"
 
     def chat(self, name: str | None = None) -> Chat:
         """A chat by name (made when new); None means the current one."""
