@@ -176,6 +176,7 @@ class BaseClient:
         duration: float = 0.0,
         retries: int = 0,
         streamed: bool = False,
+        output_counted: bool = False,
     ) -> None:
         meta = getattr(req, "_call_meta", {})
         headers = response.headers if response is not None else getattr(error, "headers", httpx.Headers())
@@ -198,6 +199,8 @@ class BaseClient:
             tags={**self.tags, **(meta.get("tags") or {})},
             params=req,
             error_message=str(error) if error is not None else None,
+            output_counted=output_counted,
+            simulated=self.profile.simulated,
         )
         for observer in self.observers:
             try:
@@ -213,6 +216,7 @@ class BaseClient:
             self._record(
                 req, started_at, outcome, message=message, response=stream.response, error=error,
                 ttft=stream.ttft, duration=stream.duration or 0.0, retries=stream.retries, streamed=True,
+                output_counted=stream.snapshot.output_counted,
             )
 
         return finish

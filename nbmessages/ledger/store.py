@@ -32,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "stop_reason", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
     "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests", "web_fetch_requests",
     "service_tier", "ttft", "duration", "output_tps", "retries", "cost_usd", "cost_source", "tags", "content",
+    "output_counted", "simulated",
 )
 
 _V1 = """
@@ -63,7 +64,14 @@ _V3 = """
 DROP TABLE IF EXISTS frame_cache;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_V4 = """
+-- output_counted: 1 when the output tokens are the client's count (a partial stream: no final usage came);
+-- simulated: 1 when the offline model answered (its cost is what the call would cost, not spending)
+ALTER TABLE calls ADD COLUMN output_counted INTEGER;
+ALTER TABLE calls ADD COLUMN simulated INTEGER;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -126,7 +134,7 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
         u.service_tier if u else None,
         rec.ttft, rec.duration, _output_tps(output, rec.duration, rec.ttft), rec.retries,
         cost.usd, cost.source, json.dumps(all_tags, sort_keys=True, default=str) if all_tags else None,
-        _content(rec) if log_content else None,
+        _content(rec) if log_content else None, int(rec.output_counted), int(rec.simulated),
     )
 
 

@@ -33,6 +33,7 @@ class Profile:
     fields_dropped: tuple[str, ...] = ()  # sent by other backends only: dropped here with a warning
     service_tiers: tuple[str, ...] | None = None  # None: any value the types accept
     extra_headers: dict[str, str] = field(default_factory=dict)
+    simulated: bool = False  # the offline model answers: calls cost nothing real
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         """The headers that carry the key."""
@@ -130,6 +131,7 @@ LOCAL = Profile(
     auth="both",
     fields_dropped=OPENROUTER_ONLY_FIELDS,
     service_tiers=("auto", "standard_only"),
+    simulated=True,
 )
 # Anthropic-format servers (LiteLLM, vLLM, llama.cpp's): OpenRouter's extras mean nothing there
 COMPATIBLE = Profile(
