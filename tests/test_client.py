@@ -147,6 +147,9 @@ def test_broken_streams_keep_the_partial_answer_and_are_recorded(server, ledger,
     assert partial is not None and partial.text and partial.model == "m"
     rows = ledger.rows()
     assert len(rows) == 1 and rows[0]["outcome"] == outcome and rows[0]["streamed"]
+    # the output received was counted by the client (no final usage came), not left at message_start's 1
+    assert partial.usage.output_tokens > 1 and rows[0]["output_tokens"] == partial.usage.output_tokens
+    assert rows[0]["output_counted"] == 1
 
 
 def test_stalled_stream_times_out_with_partial(server, ledger):
@@ -159,11 +162,14 @@ def test_stalled_stream_times_out_with_partial(server, ledger):
 
 def test_interrupted_stream_is_recorded_with_its_partial_usage(server, ledger):
     c = client(server, ledger=ledger)
-    with c.messages.stream(model="m", max_tokens=500, messages="interrupt me " * 20) as s:
+    with c.messages.stream(model="claude-sonnet-4-5", max_tokens=500, messages="interrupt me " * 20) as s:
         for _ in s.text_stream:
             break
     rows = ledger.rows()
     assert len(rows) == 1 and rows[0]["outcome"] == "interrupted" and rows[0]["input_tokens"] > 0
+    assert rows[0]["output_tokens"] > 1 and rows[0]["output_counted"] == 1  # priced with its output too
+    input_only = rows[0]["input_tokens"] * 3e-6  # claude-sonnet-4-5: $3 per million input tokens
+    assert rows[0]["cost_usd"] > input_only
 
 
 def test_server_validation_errors_are_bad_requests(server):

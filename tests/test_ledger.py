@@ -208,3 +208,26 @@ def test_naive_timestamps_are_utc() -> None:
         led = Ledger(":memory:")
         led.record(record(when=naive))
     assert led.rows()[0]["ts"] == 1735787045000006
+
+
+def test_calls_to_the_offline_model_are_marked_simulated(tmp_path, server) -> None:
+    from nbmessages import Client
+
+    led = Ledger(tmp_path / "sim.sqlite")
+    with Client(base_url=server.base_url, profile="local", ledger=led) as offline:
+        offline.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages="hi")
+    with Client(base_url=server.base_url, ledger=led) as other:  # a compatible server: maybe real spending
+        other.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages="hi")
+    assert [(r["profile"], r["simulated"]) for r in led.rows()] == [("local", 1), ("compatible", 0)]
+    assert all(r["cost_usd"] > 0 for r in led.rows())  # still priced: what the call would cost
+
+
+def test_version_4_adds_the_output_counted_and_simulated_flags(tmp_path) -> None:
+    path = tmp_path / "v3.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:3])
+    conn.execute("INSERT INTO calls (id, ts, outcome) VALUES ('old', 1, 'ok')")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == 4
+    assert {k: led.rows()[0][k] for k in ("output_counted", "simulated")} == {"output_counted": None, "simulated": None}

@@ -16,6 +16,7 @@ from nbmessages.client.errors import BadGatewayError, OverloadedError, RateLimit
 from nbmessages.ledger.budget import BudgetExceededError
 from nbmessages.notebook.live_call import LiveCall
 from nbmessages.notebook.render import (
+    LITERAL_DOLLAR,
     LiveDisplay,
     Status,
     Transcript,
@@ -48,12 +49,26 @@ def test_partial_table_row_is_held_while_streaming():
     assert hold_partial_row("plain text, still going") == "plain text, still going"
 
 
-def test_dollars_in_prose_are_escaped_but_math_and_code_are_not():
+def test_dollars_in_prose_are_made_literal_but_math_and_code_are_not():
     text = "Costs $5 or $10, math $x^2$ and $$\\int f$$, code `echo $HOME`\n```sh\necho $PATH\n```\n$5-$10"
     out = escape_dollars(text)
-    assert "\\$5 or \\$10" in out and "$x^2$" in out and "$$\\int f$$" in out
-    assert "`echo $HOME`" in out and "echo $PATH" in out and out.endswith("\\$5-\\$10")
-    assert escape_dollars("already \\$5") == "already \\$5"
+    assert f"{LITERAL_DOLLAR}5 or {LITERAL_DOLLAR}10" in out and "$x^2$" in out and "$$\\int f$$" in out
+    assert "`echo $HOME`" in out and "echo $PATH" in out and out.endswith(f"{LITERAL_DOLLAR}5-{LITERAL_DOLLAR}10")
+    # a model's own \\$ becomes a bare $ in the Markdown parser: it is made literal too
+    assert escape_dollars("from \\$5 to \\$9") == f"from {LITERAL_DOLLAR}5 to {LITERAL_DOLLAR}9"
+
+
+def test_a_lone_dollar_in_a_paragraph_stays_readable():
+    # front ends pair $ only within a paragraph: one $ there is money as it stands
+    assert escape_dollars("It costs $5.\n\nOr $7 next year.") == "It costs $5.\n\nOr $7 next year."
+    assert escape_dollars("- $5\n- $7") == f"- {LITERAL_DOLLAR}5\n- {LITERAL_DOLLAR}7"  # one paragraph, two $
+
+
+def test_money_in_notes_errors_and_footer_is_literal():
+    status = Status(notes=["spent $0.01 of $0.50"], cost=0.0123, error=ValueError("budget $1 is below $2"))
+    md = render_markdown([{"type": "text", "text": "Hi"}], status)
+    assert "$0.01 of" not in md and "budget $1" not in md
+    assert f"spent {LITERAL_DOLLAR}0.01 of {LITERAL_DOLLAR}0.50" in md and f"budget {LITERAL_DOLLAR}1" in md
 
 
 def test_streaming_snapshot_renders_stably_at_every_step():
@@ -63,7 +78,7 @@ def test_streaming_snapshot_renders_stably_at_every_step():
         accumulate(snapshot, event)
         md = render_markdown(snapshot, Status(streaming=True))
         assert md.count("```") % 2 == 0  # never an open fence that swallows what follows
-    assert "End \\$5" in render_markdown(snapshot.to_message())
+    assert "End $5" in render_markdown(snapshot.to_message())
 
 
 # -- blocks
@@ -254,8 +269,9 @@ def test_live_display_coalesces_updates():
         live.update(make)
     assert len(renders) <= 11 and live.updates == len(renders)
     live.finish({"text/markdown": "final", "text/plain": "final"})
-    assert pub.shown == [{"text/markdown": "", "text/plain": ""}, {"text/markdown": "final", "text/plain": "final"}]
-    assert pub.updates[-1] == {"text/markdown": "", "text/plain": ""}
+    # the empty live area is plain text: a front end then drops its Markdown renderer, late renders and all
+    assert pub.shown == [{"text/plain": ""}, {"text/markdown": "final", "text/plain": "final"}]
+    assert pub.updates[-1] == {"text/plain": ""}
 
 
 def test_text_mode_appends_to_terminal():

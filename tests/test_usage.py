@@ -74,6 +74,7 @@ def test_summaries(ledger) -> None:
     assert sonnet["calls"] == 2 and sonnet["cost_usd"] == pytest.approx(2 * SONNET_COST)
     assert sonnet["usd_per_1k_output"] == pytest.approx(SONNET_COST / 500 * 1000)
     assert bm.loc["claude-haiku-4-5", "errors"] == 1
+    assert bm.loc["claude-haiku-4-5", "unpriced_calls"] == 0  # the 529 used no tokens: it cost nothing, known
     assert pd.isna(bm.loc["mystery-model-u1", "cost_usd"]) and bm.loc["mystery-model-u1", "unpriced_calls"] == 1
     day = U.by_day(df)
     assert list(day["calls"]) == [2, 2, 1] and str(day.index.dtype) == "datetime64[us, UTC]"
@@ -185,3 +186,12 @@ def test_the_frames_read_the_table_without_importing_the_ledger() -> None:
     tree = ast.parse(inspect.getsource(U))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
     assert "store" not in imported and "schema" in imported  # the ledger imports the frames, one way
+
+
+def test_the_offline_models_calls_are_left_out_of_spend_unless_asked(ledger) -> None:
+    ledger.record(record(when=DAY1, profile="local", simulated=True))  # as a client on the offline server records
+    real = U.usage(ledger=ledger)
+    everything = U.usage(ledger=ledger, simulated=True)
+    assert len(real) == 5 and len(everything) == 6 and everything["simulated"].sum() == 1
+    assert U.by_model(real).loc["claude-sonnet-4-5", "calls"] == 2  # summaries see only real spending
+    assert U.by_model(everything).loc["claude-sonnet-4-5", "calls"] == 3

@@ -14,8 +14,10 @@ from pydantic_core import from_json
 
 from ..types import Message
 from ..types.events import ContentBlockStartEvent, MessageDeltaEvent, MessageStartEvent
+from .output_count import OutputCount
 
 _TEXT_FIELD = {"text": "text", "thinking": "thinking"}
+_PIECE_FIELD = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}  # the deltas that grow a block
 _JSON_BLOCKS = ("tool_use", "server_tool_use")
 # which block type each known delta extends; a delta of another type is kept out (unknown: forward-compatible)
 _DELTA_BLOCKS = {
@@ -37,7 +39,7 @@ class ProtocolError(ValueError):
 class Snapshot:
     """The message as received so far, as raw dicts plus the pending pieces of open blocks."""
 
-    __slots__ = ("message", "pieces", "done", "invalid_json", "open")
+    __slots__ = ("message", "pieces", "done", "invalid_json", "open", "output")
 
     def __init__(self) -> None:
         self.message: dict[str, Any] | None = None
@@ -45,6 +47,12 @@ class Snapshot:
         self.done = False  # message_stop seen
         self.invalid_json: dict[int, str] = {}  # tool inputs that were not valid JSON (kept raw)
         self.open: set[int] = set()  # blocks started and not yet stopped
+        self.output: OutputCount | None = None  # counting output tokens until the server's count arrives
+
+    @property
+    def output_counted(self) -> bool:
+        """Whether ``usage.output_tokens`` is the client's count (no final usage from the server yet)."""
+        return self.output is not None and self.output.tokens > 0
 
     @property
     def started(self) -> bool:
@@ -104,6 +112,7 @@ def _message_start(s: Snapshot, event: dict[str, Any]) -> None:
     message["content"] = list(message.get("content") or [])
     message["usage"] = dict(message.get("usage") or {})
     s.message = message
+    s.output = OutputCount(message["usage"].get("output_tokens") or 0)
 
 
 def _block_start(s: Snapshot, event: dict[str, Any]) -> None:
@@ -142,12 +151,11 @@ def _block_delta(s: Snapshot, event: dict[str, Any]) -> None:
     field = _DELTA_FIELDS.get(kind)  # type: ignore[arg-type]
     if field is not None and not isinstance(delta.get(field, ""), str):
         raise ProtocolError(f"{kind}.{field} for block {index} is not a string")
-    if kind == "text_delta":
-        s.pieces[index].append(delta.get("text", ""))
-    elif kind == "input_json_delta":
-        s.pieces[index].append(delta.get("partial_json", ""))
-    elif kind == "thinking_delta":
-        s.pieces[index].append(delta.get("thinking", ""))
+    piece = delta.get(_PIECE_FIELD.get(kind, ""))
+    if piece is not None:
+        s.pieces[index].append(piece)
+        if s.output is not None:
+            _message(s)["usage"]["output_tokens"] = s.output.add(piece)
     elif kind == "signature_delta":
         block["signature"] = delta.get("signature", "")
     elif kind == "citations_delta":
@@ -188,6 +196,8 @@ def _message_delta(s: Snapshot, event: dict[str, Any]) -> None:
     for key, value in (event.get("usage") or {}).items():
         if value is not None:  # cumulative totals: overwrite; absent/null keeps message_start's value
             usage[key] = value
+    if (event.get("usage") or {}).get("output_tokens") is not None:
+        s.output = None  # the server's count replaces the client's
     if event.get("context_management") is not None:
         message["context_management"] = event["context_management"]
 

@@ -243,7 +243,8 @@ class Call:
         if outcome == "ok" and self.req.output_type is not None and message is not None:
             _attach_parsed(self.req, message)
         self.record(outcome, message=message, response=stream.response, error=error, ttft=stream.ttft,
-                    duration=stream.duration or 0.0, retries=stream.retries)
+                    duration=stream.duration or 0.0, retries=stream.retries,
+                    output_counted=stream.snapshot.output_counted)
 
     def record(
         self,
@@ -255,6 +256,7 @@ class Call:
         ttft: float | None = None,
         duration: float = 0.0,
         retries: int = 0,
+        output_counted: bool = False,
     ) -> None:
         """Report this call to every observer of the client; an observer's failure is only a warning."""
         req, client = self.req, self.client
@@ -279,6 +281,8 @@ class Call:
             tags={**client.tags, **(meta.get("tags") or {})},
             params=req,
             error_message=str(error) if error is not None else None,
+            output_counted=output_counted,
+            simulated=client.profile.simulated,
         )
         for observer in client.observers:
             try:

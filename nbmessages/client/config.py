@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -20,6 +19,7 @@ from ..request.profiles import (
     guess_profile,
     profile_for_key,
 )
+from .notices import info
 
 _announced = False
 
@@ -120,10 +120,9 @@ def _announce() -> None:
     global _announced
     if not _announced:
         _announced = True
-        print(
+        info(
             "nbmessages: no API key or base URL configured; using the embedded offline server "
-            "(set ANTHROPIC_API_KEY or OPENROUTER_API_KEY to use a real model).",
-            file=sys.stderr,
+            "(set ANTHROPIC_API_KEY or OPENROUTER_API_KEY to use a real model)."
         )
 
 

@@ -38,6 +38,8 @@ class CallRecord:
     tags: dict[str, str] = field(default_factory=dict)
     params: MessageCreateParams | None = None  # for content logging, if the user turns it on
     error_message: str | None = None
+    output_counted: bool = False  # the output tokens are the client's count: the stream ended before its usage
+    simulated: bool = False  # the offline model answered: no real spending
 
 
 class Observer(Protocol):

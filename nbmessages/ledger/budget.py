@@ -9,6 +9,7 @@ from typing import Any
 from ..client.observers import CallRecord
 from ..types import Explained
 from . import prices
+from .money import usd
 
 WARN_AT = 0.8
 
@@ -32,7 +33,7 @@ class Budget:
         self._warned = False
 
     def __repr__(self) -> str:
-        return f"Budget(limit=${self._limit:.2f}, spent=${self.spent:.4f}, calls={self.calls})"
+        return f"Budget(limit={usd(self._limit)}, spent={usd(self.spent, 4)}, calls={self.calls})"
 
     @property
     def limit(self) -> float:
@@ -64,7 +65,7 @@ class Budget:
         """Refuse a call when the limit is already reached."""
         if self.spent >= self._limit:
             raise BudgetExceededError(
-                f"nbmessages budget exceeded: spent ${self.spent:.4f} of ${self._limit:.2f}{self._note()}. "
+                f"nbmessages budget exceeded: spent {usd(self.spent, 4)} of {usd(self._limit)}{self._note()}. "
                 "Raise it with `client.budget.limit = N` (N in USD)."
             )
 
@@ -86,7 +87,7 @@ class Budget:
             self._warned = self._warned or warn
         if warn:
             warnings.warn(
-                f"nbmessages budget: spent ${self.spent:.4f} of ${self._limit:.2f} "
+                f"nbmessages budget: spent {usd(self.spent, 4)} of {usd(self._limit)} "
                 f"({self.spent / self._limit:.0%}){self._note()}; calls stop at the limit.",
                 stacklevel=2,
             )

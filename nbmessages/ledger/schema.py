@@ -19,6 +19,7 @@ COLUMNS: tuple[str, ...] = (
     "stop_reason", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
     "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests", "web_fetch_requests",
     "service_tier", "ttft", "duration", "output_tps", "retries", "cost_usd", "cost_source", "tags", "content",
+    "output_counted", "simulated",
 )
 
 _V1 = """
@@ -50,7 +51,14 @@ _V3 = """
 DROP TABLE IF EXISTS frame_cache;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_V4 = """
+-- output_counted: 1 when the output tokens are the client's count (a partial stream: no final usage came);
+-- simulated: 1 when the offline model answered (its cost is what the call would cost, not spending)
+ALTER TABLE calls ADD COLUMN output_counted INTEGER;
+ALTER TABLE calls ADD COLUMN simulated INTEGER;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 

@@ -80,7 +80,7 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
         u.service_tier if u else None,
         rec.ttft, rec.duration, _output_tps(output, rec.duration, rec.ttft), rec.retries,
         cost.usd, cost.source, json.dumps(all_tags, sort_keys=True, default=str) if all_tags else None,
-        _content(rec) if log_content else None,
+        _content(rec) if log_content else None, int(rec.output_counted), int(rec.simulated),
     )
 
 

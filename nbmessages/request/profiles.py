@@ -45,6 +45,7 @@ class Profile:
         if any(host == h or host.endswith("." + h) for h in self.hosts):
             return True
         return self.base_path is not None and parts.path.rstrip("/").endswith(self.base_path)
+    simulated: bool = False  # the offline model answers: calls cost nothing real
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         """The headers that carry the key."""
@@ -137,6 +138,7 @@ LOCAL = Profile(
     auth="both",
     fields_dropped=OPENROUTER_ONLY_FIELDS,
     service_tiers=ANTHROPIC_SERVICE_TIERS,
+    simulated=True,
 )
 # Anthropic-format servers (LiteLLM, vLLM, llama.cpp's): OpenRouter's extras mean nothing there
 COMPATIBLE = Profile(

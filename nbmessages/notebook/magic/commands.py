@@ -11,7 +11,7 @@ from ...client.errors import AuthenticationError
 from ...ledger.budget import BudgetExceededError
 from ...request.profiles import PROFILES
 from ...types.redact import is_secret_header, masked, remember
-from ..render import IPythonPublisher
+from ..render import IPythonPublisher, escape_dollars
 from .session import Session
 
 HELP = """%nbmessages                 status: model, profile, max tokens, budget, keys configured, chats
@@ -43,7 +43,7 @@ def magic_hint(error: BaseException) -> str | None:
 
 def show(markdown: str, plain: str) -> None:
     """Display a Markdown text with its plain twin."""
-    IPythonPublisher().show({"text/markdown": markdown, "text/plain": plain})
+    IPythonPublisher().show({"text/markdown": escape_dollars(markdown), "text/plain": plain})
 
 
 def _table(rows: list[tuple[str, str]]) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 from ...client.config import environment_fingerprint
 from ...client.observers import SpendingGuard
 from ...client.sync import Client
+from ...ledger.money import usd
 from ..chat import Chat
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -80,7 +81,7 @@ class Session:
         if self.budget is None:
             return "none"
         spent = sum(b.spent for b in self._budgets())
-        return f"${self.budget:.2f} (spent ${spent:.4f})"
+        return f"{usd(self.budget)} (spent {usd(spent, 4)})"
 
     def chat(self, name: str | None = None) -> Chat:
         """A chat by name (made when new); None means the current one."""

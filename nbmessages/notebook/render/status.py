@@ -6,9 +6,11 @@ import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ...ledger.money import usd
 from ...types import Message, RequestValidationError, Usage
 from ...types._base import WireModel
 from ...types.redact import scrub
+from .markdown import escape_dollars
 
 
 @dataclass
@@ -92,10 +94,6 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s"
 
 
-def _money(usd: float) -> str:
-    return f"${usd:.4f}" if usd < 0.01 else f"${usd:.2f}"
-
-
 def footer_parts(s: Status) -> list[str]:
     """The footer's pieces: model, provider, stop reason, tokens, cost, time to first token, duration."""
     parts = [p for p in (s.model, s.provider) if p]
@@ -112,7 +110,7 @@ def footer_parts(s: Status) -> list[str]:
             f" · cache write {u.cache_creation_input_tokens or 0}"
         )
     if s.cost is not None:
-        parts.append(_money(s.cost))
+        parts.append(usd(s.cost, 4) if s.cost < 0.01 else usd(s.cost))
     if s.ttft is not None:
         parts.append(f"first token {_seconds(s.ttft)}")
     if s.duration is not None and not s.streaming:
@@ -173,7 +171,7 @@ def error_markdown(error: BaseException, *, title: str | None = None, hint: str 
     """The error box as a Markdown blockquote."""
     title, lines = error_lines(error, title=title, hint=hint)
     body = "\n>\n".join(f"> {line}" for line in lines)
-    return f"> **⚠ {title}**\n>\n{body}"
+    return escape_dollars(f"> **⚠ {title}**\n>\n{body}")
 
 
 def error_plain(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
