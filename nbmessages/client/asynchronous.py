@@ -12,6 +12,7 @@ from ..types import Message, ModelInfo, ModelList, TokenCount
 from .base import BaseClient, Call
 from .cassettes import recording
 from .errors import APIError, error_from_response
+from .openrouter import AsyncOpenRouterAPI
 from .streams import AsyncMessageStream
 
 
@@ -25,6 +26,7 @@ class AsyncClient(BaseClient):
         if self._record_path:
             recording(self._http, self._record_path)
         self.messages = AsyncMessages(self)
+        self.openrouter = AsyncOpenRouterAPI(self)
         self.models = AsyncModels(self)
 
     async def _send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
@@ -71,7 +73,7 @@ class AsyncMessages:
                 return await stream.get_final_message()
         call = Call(c, req)
         try:
-            response, retries = await c._send(c._http_request("messages", c._body(req), stream=False))
+            response, retries = await c._send(c._http_request("messages", c._body(req), stream=False, req=req))
         except APIError as error:
             call.failed(error)
             raise
@@ -88,7 +90,7 @@ class AsyncMessages:
 
         async def opener() -> tuple[httpx.Response, int]:
             try:
-                return await c._send(c._http_request("messages", body, stream=True), stream=True)
+                return await c._send(c._http_request("messages", body, stream=True, req=req), stream=True)
             except APIError as error:
                 call.failed(error)
                 raise

@@ -17,10 +17,12 @@ from pydantic import SecretStr
 from ..request.builder import Request
 from ..request.profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
 from ..types import Message, RequestValidationError
+from ..types.openrouter import ResponseCache
 from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
 from .errors import APIConnectionError, APIError, APITimeoutError
+from .openrouter import Extras
 from .retries import retry_delay, should_retry
 from .streams import StreamBase
 
@@ -52,6 +54,11 @@ class BaseClient:
         log_content: bool = False,
         record: str | Path | None = None,
         replay: str | Path | None = None,
+        app_url: str | None = None,
+        app_title: str | None = None,
+        app_categories: str | list[str] | None = None,
+        openrouter_cache: bool | int | None = None,
+        openrouter_metadata: bool | None = None,
     ) -> None:
         if anthropic_version not in ANTHROPIC_VERSIONS:
             allowed = ", ".join(repr(v) for v in ANTHROPIC_VERSIONS)
@@ -68,6 +75,8 @@ class BaseClient:
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=5.0)
         self.max_retries = max_retries
         self.tags = dict(tags or {})
+        self.openrouter_options = Extras.of_client(app_url, app_title, app_categories, openrouter_cache,
+                                                   openrouter_metadata)
         self.observers = records.make_observers(
             {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
         )
@@ -103,13 +112,14 @@ class BaseClient:
 
     # -- preparing a request
 
-    def _headers(self, stream: bool) -> dict[str, str]:
+    def _headers(self, stream: bool, req: Request | None = None) -> dict[str, str]:
         key = self.api_key.get_secret_value() if self.api_key else None
         headers = {
             "content-type": "application/json",
             "anthropic-version": self.anthropic_version,
             "user-agent": "nbmessages/0.1",
             **self.profile.extra_headers,
+            **self._extras(req).headers(self.profile),
             **self.default_headers,
             **self.profile.auth_headers(key),
         }
@@ -117,11 +127,17 @@ class BaseClient:
             headers["accept"] = "text/event-stream"
         return headers
 
+    def _extras(self, req: Request | None) -> Extras:
+        """The OpenRouter options of a call: its own over the client's."""
+        own = getattr(req, "_call_meta", {}).get("openrouter") if req is not None else None
+        return own.over(self.openrouter_options) if own is not None else self.openrouter_options
+
     def _url(self, path: str) -> str:
         return f"{self.base_url}/v1/{path}"
 
     def _prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
-        meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None)}
+        meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None),
+                "openrouter": Extras.pop_call(params)}
         req = Request.of(request, **params)
         self.profile.check(req, self.anthropic_version)
         req = req.streamed(stream)
@@ -131,14 +147,16 @@ class BaseClient:
         return req
 
     def _body(self, req: Request) -> bytes:
-        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False).encode()
+        # the response cache keys on the body's SHA-256, so equal requests must serialise byte for byte alike
+        canonical = self.profile.response_caching and self._extras(req).caching
+        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False, sort_keys=canonical).encode()
         if len(content) > MAX_BODY_BYTES:
             mb = len(content) / 1e6
             raise RequestValidationError([("", f"the request body is {mb:.1f} MB; the API takes at most 32 MB")])
         return content
 
-    def _http_request(self, path: str, content: bytes, stream: bool) -> httpx.Request:
-        return httpx.Request("POST", self._url(path), content=content, headers=self._headers(stream))
+    def _http_request(self, path: str, content: bytes, stream: bool, req: Request | None = None) -> httpx.Request:
+        return httpx.Request("POST", self._url(path), content=content, headers=self._headers(stream, req))
 
     def _count_body(self, request: Request | dict[str, Any] | None, params: dict[str, Any]) -> bytes:
         params.setdefault("max_tokens", 1)  # validation wants it; it is not sent
@@ -159,7 +177,7 @@ class BaseClient:
         """The wait before the next attempt, or raise the error when it is final."""
         if attempt >= self.max_retries or not should_retry(error):
             raise error
-        delay = retry_delay(attempt, error.headers)
+        delay = retry_delay(attempt, error.headers, error.availability.retry_after if error.availability else None)
         log.info("%s; retrying in %.1f s (retry %d of %d)", error, delay, attempt + 1, self.max_retries)
         return delay
 
@@ -179,6 +197,9 @@ class BaseClient:
     ) -> None:
         meta = getattr(req, "_call_meta", {})
         headers = response.headers if response is not None else getattr(error, "headers", httpx.Headers())
+        cache = ResponseCache.from_headers(headers)
+        if message is not None and cache is not None:
+            message.note_response_cache(cache)
         record = records.CallRecord(
             started_at=started_at,
             profile=self.profile.name,
@@ -198,6 +219,8 @@ class BaseClient:
             tags={**self.tags, **(meta.get("tags") or {})},
             params=req,
             error_message=str(error) if error is not None else None,
+            response_cache=cache.status if cache is not None else None,
+            availability=getattr(getattr(error, "availability", None), "code", None),
         )
         for observer in self.observers:
             try:

@@ -36,6 +36,8 @@ class CallRecord:
     tags: dict[str, str] = field(default_factory=dict)
     params: MessageCreateParams | None = None  # for content logging, if the user turns it on
     error_message: str | None = None
+    response_cache: str | None = None  # OpenRouter's X-OpenRouter-Cache-Status: "HIT" (billed $0) or "MISS"
+    availability: str | None = None  # OpenRouter's availability.code of a failed call
 
 
 class Observer(Protocol):

@@ -32,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "stop_reason", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
     "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests", "web_fetch_requests",
     "service_tier", "ttft", "duration", "output_tps", "retries", "cost_usd", "cost_source", "tags", "content",
+    "response_cache", "routing", "availability",
 )
 
 _V1 = """
@@ -63,7 +64,14 @@ _V3 = """
 DROP TABLE IF EXISTS frame_cache;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_V4 = """
+-- OpenRouter: the response cache's verdict (HIT | MISS), the router metadata's headline, an availability code
+ALTER TABLE calls ADD COLUMN response_cache TEXT;
+ALTER TABLE calls ADD COLUMN routing TEXT;
+ALTER TABLE calls ADD COLUMN availability TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -104,9 +112,11 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
     u = msg.usage if msg is not None else None
     model = (msg.model if msg is not None else "") or rec.model_requested
     provider_id = prices.provider_id(rec.profile, rec.base_host)
-    cost = prices.cost_of(u, model, provider_id, rec.started_at)
+    hit = rec.response_cache == "HIT"
+    cost = prices.cost_of(u, model, provider_id, rec.started_at, response_cache_hit=hit)
     if cost.usd is None and model != rec.model_requested and cost.source == prices.UNKNOWN and u is not None:
         cost = prices.cost_of(u, rec.model_requested, provider_id, rec.started_at)
+    router = msg.router if msg is not None else None
     split = u.cache_creation if u is not None else None
     tools = u.server_tool_use if u is not None else None
     details = u.output_tokens_details if u is not None else None
@@ -127,6 +137,7 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
         rec.ttft, rec.duration, _output_tps(output, rec.duration, rec.ttft), rec.retries,
         cost.usd, cost.source, json.dumps(all_tags, sort_keys=True, default=str) if all_tags else None,
         _content(rec) if log_content else None,
+        rec.response_cache, router.headline() if router is not None else None, rec.availability,
     )
 
 
@@ -231,6 +242,17 @@ class Ledger:
         from .frames import usage
 
         return usage(ledger=self, **filters)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock writers of this ledger object hold."""
+        return self._lock
+
+    def fill_costs(self, client: Any, limit: int = 100) -> int:
+        """Fill in from OpenRouter's generation records the cost of calls whose answer carried none."""
+        from .lookup import fill_costs
+
+        return fill_costs(self, client, limit)
 
     def export(self, path: str | os.PathLike[str]) -> int:
         """Write every call to a .csv or .parquet file (timestamps as UTC); returns the row count."""

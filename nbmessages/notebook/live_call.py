@@ -122,14 +122,16 @@ class LiveCall:
 
     def _status(self, duration: float) -> Status:
         out = self.outcome
-        messages = [*self.messages, *([out.final] if self._final_is_extra() else [])]
+        extra = out.final if out.final is not None and self._final_is_extra() else None
+        messages = [*self.messages, *([extra] if extra is not None else [])]
         usage: Usage | None = None
         cost: float | None = None
         profile = self.client.profile.name
         host = getattr(getattr(self.client, "_settings", None), "base_host", None)
         for m in messages:
             usage = add_usage(usage, m.usage)
-            cost = add_cost(cost, price(m.usage, m.model, profile, host))
+            hit = m.response_cache is not None and m.response_cache.hit
+            cost = add_cost(cost, price(m.usage, m.model, profile, host, cache_hit=hit))
         final = out.final
         return Status(
             provider=(final.provider if final is not None else None) or profile,
@@ -141,4 +143,5 @@ class LiveCall:
             interrupted=out.interrupted,
             error=out.error,
             notes=out.loop.notes() if out.loop is not None else [],
+            response_cache=final.response_cache if final is not None else None,
         )

@@ -33,6 +33,11 @@ class Profile:
     fields_dropped: tuple[str, ...] = ()  # sent by other backends only: dropped here with a warning
     service_tiers: tuple[str, ...] | None = None  # None: any value the types accept
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # OpenRouter's extensions, one capability each (sent only where True; see client/openrouter.py)
+    app_attribution: bool = False  # HTTP-Referer, X-OpenRouter-Title, X-OpenRouter-Categories
+    response_caching: bool = False  # X-OpenRouter-Cache, -TTL, -Clear; HITs are free
+    router_metadata: bool = False  # X-OpenRouter-Metadata: enabled → openrouter_metadata
+    account_api: bool = False  # GET /v1/key and /v1/generation under the base URL
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         """The headers that carry the key."""
@@ -122,6 +127,10 @@ OPENROUTER = Profile(
     auth="bearer",
     fields_dropped=ANTHROPIC_ONLY_FIELDS,
     service_tiers=("flex", "priority", "fast", "default"),
+    app_attribution=True,
+    response_caching=True,
+    router_metadata=True,
+    account_api=True,
 )
 # the embedded server's /v1 answers like Anthropic's API, so it gets Anthropic's field rules
 LOCAL = Profile(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ...types import Message, RequestValidationError, Usage
+from .openrouter import availability_lines, router_of
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Status:
     interrupted: bool = False
     error: BaseException | None = None
     notes: list[str] = field(default_factory=list)
+    routing: Any = None  # OpenRouter's router metadata (RouterMetadata), shown folded under the answer
+    response_cache: Any = None  # OpenRouter's response-cache facts (ResponseCache) of the last call
 
     def merged(self, message: dict[str, Any] | None) -> Status:
         """This status with gaps filled from a raw message dict (model, stop reason, usage, provider)."""
@@ -34,13 +37,14 @@ class Status:
             return self
         details = message.get("stop_details")
         usage = message.get("usage")
-        found = {
+        found: dict[str, Any] = {
             "model": message.get("model") or None,
             "provider": message.get("provider"),
             "stop_reason": message.get("stop_reason"),
             "stop_sequence": message.get("stop_sequence"),
             "stop_details": details.to_dict() if hasattr(details, "to_dict") else details,
             "usage": Usage.model_validate(usage) if isinstance(usage, dict) else usage,
+            "routing": router_of(message),
         }
         return replace(self, **{k: v for k, v in found.items() if getattr(self, k) is None and v is not None})
 
@@ -52,8 +56,11 @@ class Status:
 STATUS_FIELDS = tuple(f.name for f in fields(Status))
 
 
-def price(usage: Usage | None, model: str | None, profile: str | None = None, host: str | None = None) -> float | None:
+def price(usage: Usage | None, model: str | None, profile: str | None = None, host: str | None = None,
+          cache_hit: bool = False) -> float | None:
     """The USD cost of a call from the ledger's price function, or None when unknown or unavailable."""
+    if cache_hit:
+        return 0.0  # OpenRouter bills a response-cache HIT nothing
     if usage is None or not model:
         return None
     try:
@@ -108,6 +115,8 @@ def footer_parts(s: Status) -> list[str]:
             f"in {u.input_tokens or 0} · out {u.output_tokens or 0} · cache read {u.cache_read_input_tokens or 0}"
             f" · cache write {u.cache_creation_input_tokens or 0}"
         )
+    if s.response_cache is not None and s.response_cache.hit:
+        parts.append("response cache HIT (free)")
     if s.cost is not None:
         parts.append(_money(s.cost))
     if s.ttft is not None:
@@ -181,6 +190,7 @@ def error_lines(error: BaseException) -> tuple[str, list[str]]:
         lines = [f"{path or '(request)'}: {msg}" for path, msg in error.problems]
     else:
         lines = [str(getattr(error, "message", None) or error) or name]
+    lines += availability_lines(error)
     if getattr(error, "request_id", None):
         lines.append(f"request id {error.request_id}")
     hint = _HINTS.get(name) or _HINTS.get(type(error).__mro__[1].__name__)
