@@ -7,6 +7,7 @@ Sources: docs repository ``api_reference/errors-and-debugging.mdx`` (availabilit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import httpx
@@ -18,6 +19,7 @@ from nbmessages.client.openrouter import Extras, categories
 from nbmessages.client.retries import retry_delay, should_retry
 from nbmessages.notebook.render import render_bundle
 from nbmessages.notebook.render.status import Status, error_markdown
+from nbmessages.request.profiles import OPENROUTER
 from nbmessages.testing import sse
 from nbmessages.types import Message
 from nbmessages.types.openrouter import Availability, Generation, KeyInfo, ResponseCache, RouterMetadata
@@ -297,3 +299,114 @@ def test_key_is_openrouter_only() -> None:
     client = Client(api_key="sk-ant-x", base_url="https://api.anthropic.com", ledger=False)
     with pytest.raises(ValueError, match="OpenRouter"):
         client.openrouter.key()
+
+
+# -- 4. plugins as documented ------------------------------------------------------------------------------------
+
+PUBLISHED_PLUGIN_IDS = {  # OpenAPI MessagesRequest.plugins discriminator mapping (2026-08-22)
+    "auto-beta-router", "auto-router", "context-compression", "file-parser", "fusion", "moderation",
+    "pareto-router", "response-healing", "web", "web-fetch",
+}
+
+
+def test_the_documented_plugin_ids_and_no_others() -> None:
+    from nbmessages.types import KNOWN_PLUGINS
+
+    assert set(KNOWN_PLUGINS) == PUBLISHED_PLUGIN_IDS
+
+
+@pytest.mark.parametrize(("plugin", "words"), [
+    ({"id": "response-healin"}, "did you mean 'response-healing'"),
+    ({"id": "armor"}, "extra_body"),
+    ({"id": "web", "max_result": 3}, "did you mean 'max_results'"),
+    ({"id": "file-parser", "pdf": {"engine": "tesseract"}}, "pdf.engine of the 'file-parser' plugin"),
+    ({"id": "fusion", "max_tool_calls": 17}, "max_tool_calls"),
+])
+def test_plugins_are_checked_before_sending(plugin, words) -> None:
+    from nbmessages import Request
+    from nbmessages.types import RequestValidationError
+
+    with pytest.raises(RequestValidationError, match="plugins\\[0\\]") as caught:
+        Request(model="m", max_tokens=5, messages="x", plugins=[plugin])
+    assert words in str(caught.value)
+
+
+def test_a_plugin_turned_off_and_a_later_id_through_extra_body() -> None:
+    sent = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=OK)
+
+    client = _client(handler)
+    client.messages.create(model="m", max_tokens=5, messages="x", plugins=[{"id": "web", "enabled": False}])
+    assert sent[-1]["plugins"] == [{"id": "web", "enabled": False}]
+    client.messages.create(model="m", max_tokens=5, messages="x", extra_body={"plugins": [{"id": "armor"}]})
+    assert sent[-1]["plugins"] == [{"id": "armor"}]
+
+
+def _fresh_profile(name: str):
+    """The OpenRouter profile under a new name: its once-per-process warnings have not been shown yet."""
+    return dataclasses.replace(OPENROUTER, name=f"openrouter-{name}")
+
+
+def test_web_is_deprecated_once_with_the_tool_to_write_instead(recwarn) -> None:
+    client = _client(lambda r: httpx.Response(200, json=OK), profile=_fresh_profile("web"))
+    plugin = {"id": "web", "max_results": 3, "include_domains": ["example.com"]}
+    client.messages.create(model="m", max_tokens=5, messages="x", plugins=[plugin])
+    client.messages.create(model="m", max_tokens=5, messages="x", plugins=[plugin])
+    notes = [str(w.message) for w in recwarn if "deprecated" in str(w.message)]
+    assert len(notes) == 1 and "openrouter:web_search" in notes[0]
+    assert "'allowed_domains': ['example.com']" in notes[0] and "'max_results': 3" in notes[0]
+
+
+def test_response_healing_does_not_run_on_streams(recwarn) -> None:
+    events = [{"type": "message_start", "message": {**OK, "content": [], "stop_reason": None}},
+              {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}},
+              {"type": "message_stop"}]
+    client = _client(lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(events)),
+                     profile=_fresh_profile("healing"))
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    with client.messages.stream(model="m", max_tokens=5, messages="x", plugins=[{"id": "response-healing"}],
+                                output_config={"format": {"type": "json_schema", "schema": schema}}) as s:
+        s.until_done()
+    assert any("runs only on non-streaming" in str(w.message) for w in recwarn)
+
+
+# -- 5. provider preferences exactly as published ----------------------------------------------------------------
+
+PUBLISHED_PROVIDER_KEYS = {  # OpenAPI ProviderPreferences (additionalProperties: false), 2026-08-22
+    "allow_fallbacks", "data_collection", "enforce_distillable_text", "ignore", "max_price", "only", "order",
+    "preferred_max_latency", "preferred_min_throughput", "quantizations", "require_parameters", "sort", "zdr",
+}
+
+
+def test_provider_preferences_are_exactly_the_published_schema() -> None:
+    from nbmessages.types.params import ProviderPreferences
+
+    assert set(ProviderPreferences.model_fields) == PUBLISHED_PROVIDER_KEYS
+
+
+def test_provider_options_is_refused_naming_the_allowed_keys() -> None:
+    from nbmessages import Request
+    from nbmessages.types import RequestValidationError
+
+    with pytest.raises(RequestValidationError, match="provider.options: not in OpenRouter's published") as caught:
+        Request(model="m", max_tokens=5, messages="x", provider={"options": {"anthropic": {}}})
+    assert "allowed: order, only" in str(caught.value)
+    with pytest.raises(RequestValidationError, match="did you mean 'order'"):
+        Request(model="m", max_tokens=5, messages="x", provider={"ordr": ["anthropic"]})
+
+
+def test_every_published_provider_shape_is_accepted() -> None:
+    from nbmessages import Request
+
+    provider = {"order": ["anthropic", "Amazon Bedrock"], "only": ["anthropic"], "ignore": ["azure"],
+                "allow_fallbacks": False, "require_parameters": True, "data_collection": "deny", "zdr": True,
+                "enforce_distillable_text": True, "quantizations": ["fp8", "bf16"],
+                "sort": {"by": "throughput", "partition": "none"}, "max_price": {"prompt": "1", "completion": 2},
+                "preferred_max_latency": {"p50": 1, "p90": 3}, "preferred_min_throughput": 100}
+    sent = Request(model="m", max_tokens=5, messages="x", provider=provider).to_dict()["provider"]
+    assert sent["sort"] == {"by": "throughput", "partition": "none"} and sent["max_price"]["completion"] == "2"
+    assert Request(model="m", max_tokens=5, messages="x", provider={"sort": "price"}).to_dict()["provider"] == {
+        "sort": "price"}

@@ -138,9 +138,8 @@ class BaseClient:
     def _prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
         meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None),
                 "openrouter": Extras.pop_call(params)}
-        req = Request.of(request, **params)
-        self.profile.check(req, self.anthropic_version)
-        req = req.streamed(stream)
+        req = Request.of(request, **params).streamed(stream)
+        self.profile.check(req, self.anthropic_version)  # after streamed(): some plugins do not run on streams
         req._call_meta = meta  # recorded with the call, never sent
         for observer in self.observers:
             observer.before_request(req)

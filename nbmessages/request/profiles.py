@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 
 from ..types import (
     ANTHROPIC_ONLY_FIELDS,
-    KNOWN_PLUGINS,
     OPENROUTER_ONLY_FIELDS,
     SAMPLING_FIELDS,
     MessageCreateParams,
     RequestValidationError,
 )
+from ..types.plugins import plugin_notes
 
 ANTHROPIC_VERSIONS = ("2023-06-01", "2026-10-21")
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
@@ -60,9 +60,10 @@ class Profile:
             )
         if version == "2026-10-21" and self.name != "openrouter":
             problems += _version_2026_problems(params)
-        for i, plugin in enumerate(params.plugins or ()):
-            if plugin.id not in KNOWN_PLUGINS:
-                warnings.warn(f"plugins[{i}].id: {plugin.id!r} is not a plugin nbmessages knows", stacklevel=4)
+        if params.plugins and "plugins" not in self.fields_dropped:
+            has_schema = params.output_config is not None and params.output_config.format is not None
+            for key, note in plugin_notes(params.plugins, bool(params.stream), has_schema):
+                _note_once(self.name, key, note)
         if problems:
             raise RequestValidationError(problems)
 
@@ -89,6 +90,12 @@ def _warn_once(profile: str, name: str) -> None:
     warnings.warn(
         f"{name!r} is {other}-only: not sent to the {profile!r} profile (warned once)", UserWarning, stacklevel=5
     )
+
+
+def _note_once(profile: str, key: str, note: str) -> None:
+    if (profile, key) not in _warned:
+        _warned.add((profile, key))
+        warnings.warn(f"{note} (warned once)", UserWarning, stacklevel=5)
 
 
 def _version_2026_problems(params: MessageCreateParams) -> list[tuple[str, str]]:

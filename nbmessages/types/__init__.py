@@ -6,13 +6,13 @@ from .events import EVENT_TYPES, StreamEvent, parse_event
 from .message import ErrorObject, ErrorResponse, Message, ModelInfo, ModelList, TokenCount, Usage
 from .params import (
     ANTHROPIC_ONLY_FIELDS,
-    KNOWN_PLUGINS,
     MAX_ID_LENGTH,
     OPENROUTER_ONLY_FIELDS,
     SAMPLING_FIELDS,
     MessageCreateParams,
     MessageParam,
 )
+from .plugins import KNOWN_PLUGINS
 from .validation import RequestValidationError, validate_params
 
 __all__ = [
