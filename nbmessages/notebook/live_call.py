@@ -37,12 +37,14 @@ class LiveCall:
     """Runs a request through the tool loop, rendering each step and the live stream in one display."""
 
     def __init__(self, client: Any, request: Request, *, stream: bool = True, chat: str | None = None,
-                 max_rounds: int = DEFAULT_MAX_ITERATIONS, display: LiveDisplay | None = None) -> None:
+                 max_rounds: int = DEFAULT_MAX_ITERATIONS, display: LiveDisplay | None = None,
+                 call_options: dict[str, Any] | None = None) -> None:
         self.client = client
         self.request = request
         self.stream = stream
         self.chat = chat
         self.max_rounds = max_rounds
+        self.call_options = dict(call_options or {})  # per-call keywords such as openrouter_cache
         self.live = display or LiveDisplay()
         self.steps: list[Any] = []  # finished steps' content, rendered before the live stream
         self.messages: list[Message] = []
@@ -75,7 +77,7 @@ class LiveCall:
 
     def _send(self, req: Request) -> Message:
         self.outcome.exchanges.append((req, None))
-        meta = {"chat": self.chat}
+        meta = {"chat": self.chat, **self.call_options}
         if not self.stream:
             message = self.client.messages.create(req, **meta)
         else:

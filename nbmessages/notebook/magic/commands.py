@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from ...client.config import configured_keys
 from ...request.profiles import PROFILES
 from ..render import IPythonPublisher
+from .options import openrouter_cache
 from .session import Session
 
 HELP = """%nbmessages                 status: model, profile, max tokens, budget, keys configured, chats
@@ -20,6 +21,9 @@ HELP = """%nbmessages                 status: model, profile, max tokens, budget
 %nbmessages header NAME V   an extra HTTP header on every request ('off' to drop it)
 %nbmessages retries N       retries on rate limits, overload and server errors
 %nbmessages keys            which key variables are set (never their values)
+%nbmessages credits         OpenRouter: the key's credit limit, usage and what remains
+%nbmessages openrouter_cache on|off|TTL   OpenRouter: response cache for every call (TTL in seconds)
+%nbmessages router_metadata on|off        OpenRouter: ask for the router's metadata (shown folded)
 %nbmessages models          the models the profile offers
 %nbmessages chats           the named conversations
 %nbmessages chat NAME       show a conversation (and make it the current one)
@@ -46,7 +50,8 @@ class SettingsCommands:
             "": self.status, "status": self.status, "help": self.help, "model": self.model,
             "profile": self.profile, "max_tokens": self.max_tokens, "max-tokens": self.max_tokens,
             "budget": self.budget, "base_url": self.base_url, "header": self.header, "retries": self.retries,
-            "keys": self.keys, "models": self.models, "chats": self.chats, "chat": self.chat, "reset": self.reset,
+            "keys": self.keys, "models": self.models, "credits": self.credits,
+            "openrouter_cache": self.openrouter_cache, "router_metadata": self.router_metadata, "chats": self.chats, "chat": self.chat, "reset": self.reset,
         }
 
     def run(self, line: str) -> None:
@@ -129,6 +134,33 @@ class SettingsCommands:
     def keys(self, rest: str) -> None:
         rows = [(k, "set" if v else "not set") for k, v in configured_keys().items()]
         show(*_table(rows))
+
+    def credits(self, rest: str) -> None:
+        key = self.s.client().openrouter.key()
+
+        def usd(value: float | None) -> str:
+            return "no limit" if value is None else f"${value:,.4f}"
+
+        rows = [("key", key.label or "?"), ("limit", usd(key.limit)), ("used", usd(key.usage)),
+                ("remaining", usd(key.limit_remaining)), ("used today", usd(key.usage_daily)),
+                ("used this month", usd(key.usage_monthly))]
+        if key.limit_reset:
+            rows.append(("limit resets", key.limit_reset))
+        show(*_table(rows))
+
+    def openrouter_cache(self, rest: str) -> None:
+        value = openrouter_cache(self._need(rest, "openrouter_cache on|off|TTL"))
+        self.s.openrouter["openrouter_cache"] = value
+        self.s.changed()
+        print(f"openrouter_cache: {value if not isinstance(value, bool) else ('on' if value else 'off')}")
+
+    def router_metadata(self, rest: str) -> None:
+        value = self._need(rest, "router_metadata on|off")
+        if value not in ("on", "off"):
+            raise UsageError(f"router_metadata: on or off, not {value!r}")
+        self.s.openrouter["openrouter_metadata"] = value == "on"
+        self.s.changed()
+        print(f"router_metadata: {value}")
 
     def models(self, rest: str) -> None:
         found = self.s.client().models.list()

@@ -67,6 +67,7 @@ class MessageMagics(Magics):
     @argument("--provider", metavar="A,B", help="OpenRouter: provider order")
     @argument("--models", metavar="M1,M2", help="OpenRouter: fallback models")
     @argument("--session-id", help="OpenRouter: session id grouping related calls")
+    @argument("--openrouter-cache", metavar="on|off|TTL", help="OpenRouter: response cache for this call (TTL in s)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
     @argument("--raw", action="store_true", help="also show the JSON exchange: request bodies and responses")
     @argument("-o", "--out", metavar="NAME", help="store the final Message (with --schema: the parsed object)")
@@ -135,7 +136,7 @@ class MessageMagics(Magics):
             return None
         s.plans[name] = plan
         outcome = LiveCall(client, request, stream=plan.stream, chat=name,
-                           max_rounds=plan.max_rounds).run()
+                           max_rounds=plan.max_rounds, call_options=plan.call_options).run()
         if outcome.ok and outcome.loop is not None:
             chat.turns[:] = [*history, {"role": "user", "content": plan.content}, *outcome.loop.turns]
         s.current_chat, s.last_message = name, outcome.final
@@ -152,7 +153,7 @@ class MessageMagics(Magics):
         params = opts.request_params(args, ns, args.model or s.model, s.max_tokens)
         return opts.Plan(params, content, chat, profile=args.profile, stream=not args.no_stream, raw=args.raw,
                          out=args.out, schema=params.get("output_format"), max_rounds=args.max_rounds,
-                         warnings=warnings)
+                         warnings=warnings, call_options=opts.call_options(args))
 
     def _retry(self, args: Any, name: str, chat: Chat) -> tuple[opts.Plan, list[Any]]:
         plan = session().plans.get(name)

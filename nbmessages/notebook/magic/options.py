@@ -32,6 +32,7 @@ class Plan:
     schema: type[BaseModel] | None = None
     max_rounds: int = 10
     warnings: list[str] = field(default_factory=list)
+    call_options: dict[str, Any] = field(default_factory=dict)  # headers-only options (OpenRouter's cache)
 
 
 def split_line(parser: Any, line: str) -> tuple[str, str]:
@@ -192,3 +193,22 @@ def request_params(args: Any, ns: Mapping[str, Any], model: str, max_tokens: int
         "session_id": args.session_id,
     }
     return {k: v for k, v in params.items() if v is not None}
+
+
+def openrouter_cache(value: str | None) -> bool | int | None:
+    """``--openrouter-cache`` (OpenRouter's response cache): ``on``, ``off``, or a TTL in seconds (1-86400)."""
+    if value is None:
+        return None
+    if value in ("on", "true"):
+        return True
+    if value in ("off", "false"):
+        return False
+    if value.isdigit() and 1 <= int(value) <= 86_400:
+        return int(value)
+    raise UsageError(f"--openrouter-cache {value}: give on, off or a TTL in seconds from 1 to 86400")
+
+
+def call_options(args: Any) -> dict[str, Any]:
+    """The per-call options that travel as headers, not in the body."""
+    cache = openrouter_cache(getattr(args, "openrouter_cache", None))
+    return {"openrouter_cache": cache} if cache is not None else {}

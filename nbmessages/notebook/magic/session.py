@@ -24,6 +24,7 @@ class Session:
     budget: float | None = None
     max_retries: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    openrouter: dict[str, Any] = field(default_factory=dict)  # OpenRouter client options (cache, metadata)
     chats: dict[str, Chat] = field(default_factory=dict)
     current_chat: str = DEFAULT_CHAT
     plans: dict[str, Any] = field(default_factory=dict)  # the last call plan of each chat, for --retry
@@ -42,6 +43,7 @@ class Session:
                 options["budget"] = self.budget
             if self.max_retries is not None:
                 options["max_retries"] = self.max_retries
+            options.update(self.openrouter)
             base_url = self.base_url if profile is None or profile == self.profile else None
             self._clients[key] = Client(base_url=base_url, profile=key, **options)
         return self._clients[key]
