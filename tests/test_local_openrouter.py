@@ -200,3 +200,20 @@ def test_an_unknown_generation_is_a_404(server) -> None:
     with pytest.raises(errors.NotFoundError) as caught:
         _client(server).openrouter.generation("gen-nope")
     assert caught.value.canonical_type == "not_found"
+
+
+def test_the_async_client_reads_key_and_generation(server, ledger) -> None:
+    import asyncio
+
+    from nbmessages import AsyncClient
+
+    async def main() -> tuple:
+        async with AsyncClient(base_url=server.base_url + "/api", api_key="sk-or-test", ledger=ledger) as client:
+            message = await client.messages.create(model=MODEL, max_tokens=20, messages="async bill",
+                                                   openrouter_cache=30)
+            record = await client.openrouter.generation(ledger.rows("ORDER BY ts")[-1]["generation_id"])
+            return message, await client.openrouter.key(), record
+
+    message, key, record = asyncio.run(main())
+    assert message.response_cache.status == "MISS" and key.usage > 0
+    assert record.total_cost == pytest.approx(message.usage.cost)
