@@ -283,12 +283,15 @@ def test_categories_are_checked() -> None:
 
 def test_key_and_generation_are_read() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
+        # attribution on every request; the cache and metadata headers only on message calls
+        assert request.headers["http-referer"] == "https://myapp.example"
+        assert "x-openrouter-cache" not in request.headers and "x-openrouter-metadata" not in request.headers
         if request.url.path == "/api/v1/key":
             return httpx.Response(200, json=KEY)
         assert request.url.path == "/api/v1/generation" and request.url.params["id"] == "gen-123"
         return httpx.Response(200, json=GENERATION)
 
-    client = _client(handler)
+    client = _client(handler, app_url="https://myapp.example", openrouter_cache=True, openrouter_metadata=True)
     key = client.openrouter.key()
     assert isinstance(key, KeyInfo) and key.limit == 25.0 and key.limit_remaining == 18.5 and key.usage == 6.5
     gen = client.openrouter.generation("gen-123")

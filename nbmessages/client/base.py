@@ -119,7 +119,7 @@ class BaseClient:
             "anthropic-version": self.anthropic_version,
             "user-agent": "nbmessages/0.1",
             **self.profile.extra_headers,
-            **self._extras(req).headers(self.profile),
+            **self._extras(req).headers(self.profile, message_call=req is not None),
             **self.default_headers,
             **self.profile.auth_headers(key),
         }

@@ -110,8 +110,11 @@ class Extras:
         """Whether the response cache is asked for."""
         return self.cache not in (None, False)
 
-    def headers(self, profile: Profile) -> dict[str, str]:
-        """The headers these options send to ``profile`` (those it cannot take are dropped, once with a warning)."""
+    def headers(self, profile: Profile, message_call: bool = True) -> dict[str, str]:
+        """The headers these options send to ``profile`` (those it cannot take are dropped, once with a warning).
+
+        Attribution goes on every request; caching and metadata only on a message call (``message_call``).
+        """
         out: dict[str, str] = {}
         if self.app_url or self.app_title or self.app_categories:
             if _capable(profile, "app_attribution", "app_url/app_title/app_categories"):
@@ -119,6 +122,8 @@ class Extras:
                             if v})
                 if self.app_categories:
                     out["x-openrouter-categories"] = ",".join(self.app_categories)
+        if not message_call:
+            return out
         if self.cache is not None and _capable(profile, "response_caching", "openrouter_cache"):
             out[CACHE_HEADER] = "true" if self.caching else "false"
             if not isinstance(self.cache, bool):
