@@ -586,3 +586,14 @@ def test_in_a_kernel_sends_run_on_its_loop_and_the_key_never_reaches_saved_widge
     state = json.dumps(nb.metadata["widgets"])
     assert "Send" in state and "Stop" in state  # the widget state was saved…
     assert "CANARY-in-kernel-42" not in saved  # …without the key
+
+
+def test_an_availability_error_box_shows_the_code_and_the_fallback_models(server: Any) -> None:
+    fault = "unavailable;code=free_variant_ended;fallback=anthropic/claude-haiku-4.5"
+    client = nbmessages.Client(base_url=server.base_url + "/api", default_headers={"x-nbmessages-fault": fault},
+                               max_retries=0)
+    pg = Playground(client=client, namespace=NAMESPACE)
+    ask(pg, "Hi")
+    assert isinstance(pg.last_error, nbmessages.NotFoundError)
+    html = pg.columns[0].html
+    assert "free_variant_ended" in html and "--models anthropic/claude-haiku-4.5" in html
