@@ -217,3 +217,11 @@ def test_the_async_client_reads_key_and_generation(server, ledger) -> None:
     message, key, record = asyncio.run(main())
     assert message.response_cache.status == "MISS" and key.usage > 0
     assert record.total_cost == pytest.approx(message.usage.cost)
+
+
+@pytest.mark.parametrize(("header", "ttl"), [("60", 60), ("60abc", 60), ("1.5", 1), ("0", 1), ("999999", 86_400),
+                                             ("abc", 300), (None, 300)])
+def test_the_cache_ttl_header_is_read_as_documented(header, ttl) -> None:
+    from nbmessages.local.openrouter import cache_ttl
+
+    assert cache_ttl(header) == ttl
