@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from bad_server import BadServer
 
 from nbmessages.local import LocalServer, start
 
@@ -56,3 +57,10 @@ def http(server: LocalServer) -> Iterator[httpx.Client]:
     """An httpx client on the fast server."""
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def bad_server() -> Iterator[BadServer]:
+    """A loopback server answering whatever each test scripts in ``bad_server.handler``."""
+    with BadServer() as running:
+        yield running

@@ -98,3 +98,22 @@ def test_text_pieces_are_joined_once_when_read():
     assert len(snapshot.pieces[0]) == 1001
     assert len(snapshot.to_message().text) == 2000
     assert len(snapshot.pieces[0]) == 1  # joined, so the next read does not redo the work
+
+
+def test_output_tokens_are_counted_while_streaming_and_the_servers_count_replaces_them():
+    text = "Streaming answers arrive piece by piece, and so do their tokens."
+    events = message_events([{"type": "text", "text": text}])  # 5-character deltas: words split across them
+    snapshot, seen = Snapshot(), []
+    for event in events:
+        accumulate(snapshot, event)
+        if event["type"] == "content_block_delta":
+            seen.append(snapshot.message["usage"]["output_tokens"])
+    assert seen == sorted(seen) and seen[-1] == 13 and len(set(seen)) > 5  # 11 words, a comma and a period
+    assert snapshot.message["usage"]["output_tokens"] == 20 and not snapshot.output_counted  # message_delta's
+
+
+def test_a_partial_stream_keeps_the_clients_count_marked_as_counted():
+    events = message_events([{"type": "thinking", "thinking": "Let me think it over"},
+                             {"type": "tool_use", "id": "t", "name": "f", "input": {"city": "Paris"}}])
+    snapshot = run(events[:-2])  # cut before message_delta: no final usage
+    assert snapshot.output_counted and snapshot.to_message().usage.output_tokens == 5 + 9  # thinking + JSON

@@ -7,6 +7,7 @@ import warnings
 import pytest
 from _ledger_records import SONNET_COST, record
 
+from nbmessages import Client
 from nbmessages.ledger.budget import Budget, BudgetExceededError
 
 
@@ -24,7 +25,7 @@ def test_warns_once_at_80_percent_and_refuses_past_the_limit() -> None:
         budget.record(record())  # 100 %
     assert len([w for w in caught if "budget" in str(w.message)]) == 1
     assert budget.spent == pytest.approx(SONNET_COST * 5)
-    with pytest.raises(BudgetExceededError, match=r"spent \$0\.0611 of \$0\.06.*budget N.*client\.budget\.limit"):
+    with pytest.raises(BudgetExceededError, match=r"spent \$0\.0611 of \$0\.06.*client\.budget\.limit"):
         budget.before_request(None)
 
 
@@ -58,3 +59,17 @@ def test_provider_reported_cost_is_counted() -> None:
     assert budget.spent == 0.5
     budget.reset()
     assert budget.spent == 0 and budget.calls == 0
+
+
+def test_the_budget_and_the_ledger_are_found_by_their_protocols(tmp_path) -> None:
+    from nbmessages.client.observers import SpendingGuard, UsageRecorder
+    from nbmessages.ledger.store import get_ledger
+
+    guard = Budget(3.0)
+    assert isinstance(guard, SpendingGuard) and not isinstance(guard, UsageRecorder)
+    client = Client(api_key="k", base_url="http://127.0.0.1:9", ledger=tmp_path / "l.sqlite", budget=guard)
+    assert client.budget is guard and client.ledger is get_ledger(tmp_path / "l.sqlite")
+    client.budget.limit = 4.0
+    assert guard.limit == 4.0
+    bare = Client(api_key="k", base_url="http://127.0.0.1:9", ledger=False)
+    assert bare.budget is None and bare.ledger is None

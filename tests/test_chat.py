@@ -58,12 +58,12 @@ def ip(monkeypatch):
     monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
     with nbmessages.local.start(pace=0, ttft=0) as server:
         shell = InteractiveShell.instance()
-        nbmessages.notebook.magic.magics._session = None
+        nbmessages.notebook.magic.magics.reset_session()
         shell.run_cell("%load_ext nbmessages")
         with capture_output():
             shell.run_cell(f"%nbmessages base_url {server.base_url}")
         yield shell
-    nbmessages.notebook.magic.magics._session = None
+    nbmessages.notebook.magic.magics.reset_session()
 
 
 def test_named_chats_across_cells(ip):

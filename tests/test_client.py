@@ -147,6 +147,9 @@ def test_broken_streams_keep_the_partial_answer_and_are_recorded(server, ledger,
     assert partial is not None and partial.text and partial.model == "m"
     rows = ledger.rows()
     assert len(rows) == 1 and rows[0]["outcome"] == outcome and rows[0]["streamed"]
+    # the output received was counted by the client (no final usage came), not left at message_start's 1
+    assert partial.usage.output_tokens > 1 and rows[0]["output_tokens"] == partial.usage.output_tokens
+    assert rows[0]["output_counted"] == 1
 
 
 def test_stalled_stream_times_out_with_partial(server, ledger):
@@ -159,11 +162,14 @@ def test_stalled_stream_times_out_with_partial(server, ledger):
 
 def test_interrupted_stream_is_recorded_with_its_partial_usage(server, ledger):
     c = client(server, ledger=ledger)
-    with c.messages.stream(model="m", max_tokens=500, messages="interrupt me " * 20) as s:
+    with c.messages.stream(model="claude-sonnet-4-5", max_tokens=500, messages="interrupt me " * 20) as s:
         for _ in s.text_stream:
             break
     rows = ledger.rows()
     assert len(rows) == 1 and rows[0]["outcome"] == "interrupted" and rows[0]["input_tokens"] > 0
+    assert rows[0]["output_tokens"] > 1 and rows[0]["output_counted"] == 1  # priced with its output too
+    input_only = rows[0]["input_tokens"] * 3e-6  # claude-sonnet-4-5: $3 per million input tokens
+    assert rows[0]["cost_usd"] > input_only
 
 
 def test_server_validation_errors_are_bad_requests(server):
@@ -259,3 +265,14 @@ def test_openrouter_only_fields_are_not_sent_to_the_local_v1(server):
         message = c.messages.create(model="m", max_tokens=100, messages="route me", session_id="s",
                                     provider={"order": ["anthropic"]}, models=["a/b"])
     assert message.text
+
+
+def test_bad_requests_are_refused_before_anything_is_sent_and_the_server_agrees(server, http):
+    c = client(server)
+    bad = [{"role": "user", "content": [{"type": "txt", "text": "hi"}]}]
+    served = server.requests_served
+    with pytest.raises(nbmessages.RequestValidationError, match="did you mean 'text'") as info:
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=bad)
+    assert server.requests_served == served
+    answer = http.post("/v1/messages", json={"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": bad})
+    assert answer.status_code == 400 and info.value.problems[0][1] in answer.json()["error"]["message"]

@@ -199,18 +199,6 @@ def test_ledger_failure_is_a_warning(tmp_path) -> None:
         obs.record(record())
 
 
-def test_recording_is_fast(tmp_path) -> None:
-    led = Ledger(tmp_path / "fast.sqlite")
-    rec = record()
-    led.record(rec)
-    times = []
-    for _ in range(200):
-        t = time.perf_counter()
-        led.record(rec)
-        times.append(time.perf_counter() - t)
-    assert sorted(times)[100] < 0.005  # generous for CI; the benchmark checks < 1 ms
-
-
 def test_naive_timestamps_are_utc() -> None:
     from datetime import datetime, timezone
     naive = datetime(2025, 1, 2, 3, 4, 5, 6)
@@ -220,3 +208,40 @@ def test_naive_timestamps_are_utc() -> None:
         led = Ledger(":memory:")
         led.record(record(when=naive))
     assert led.rows()[0]["ts"] == 1735787045000006
+
+
+def test_calls_to_the_offline_model_are_marked_simulated(tmp_path, server) -> None:
+    from nbmessages import Client
+
+    led = Ledger(tmp_path / "sim.sqlite")
+    with Client(base_url=server.base_url, profile="local", ledger=led) as offline:
+        offline.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages="hi")
+    with Client(base_url=server.base_url, ledger=led) as other:  # a compatible server: maybe real spending
+        other.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages="hi")
+    assert [(r["profile"], r["simulated"]) for r in led.rows()] == [("local", 1), ("compatible", 0)]
+    assert all(r["cost_usd"] > 0 for r in led.rows())  # still priced: what the call would cost
+
+
+def test_version_4_adds_the_output_counted_and_simulated_flags(tmp_path) -> None:
+    path = tmp_path / "v3.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:3])
+    conn.execute("INSERT INTO calls (id, ts, outcome) VALUES ('old', 1, 'ok')")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == len(MIGRATIONS)
+    assert {k: led.rows()[0][k] for k in ("output_counted", "simulated")} == {"output_counted": None, "simulated": None}
+
+
+def test_version_5_adds_the_openrouter_columns_after_version_4(tmp_path) -> None:
+    path = tmp_path / "v4.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:4])
+    conn.execute("INSERT INTO calls (id, ts, outcome, simulated) VALUES ('old', 1, 'ok', 0)")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == 5 == len(MIGRATIONS)
+    row = led.rows()[0]
+    assert row["simulated"] == 0
+    assert {k: row[k] for k in ("response_cache", "routing", "availability")} == dict.fromkeys(
+        ("response_cache", "routing", "availability"))

@@ -89,3 +89,13 @@ def test_record_through_the_proxy_then_replay_byte_for_byte(server, tmp_path):
         missing = client.post("/v1/messages", json=body("never recorded"))
         assert missing.status_code == 404 and error_of(missing)["type"] == "not_found_error"
         assert "no recorded interaction matches this request" in error_of(missing)["message"]
+
+
+def test_the_proxy_does_not_import_the_server():
+    import ast
+    import inspect
+
+    from nbmessages.local import proxy
+
+    imported = {n.module for n in ast.walk(ast.parse(inspect.getsource(proxy))) if isinstance(n, ast.ImportFrom)}
+    assert "server" not in imported and "intake" in imported  # the server picks the proxy's routes, one way

@@ -107,7 +107,7 @@ def test_stall_keeps_the_connection_open(http, server):
                          timeout=httpx.Timeout(5, read=0.5)) as response:
             for _ in response.iter_lines():
                 pass
-    assert 0.5 <= time.perf_counter() - began < 3
+    assert time.perf_counter() - began >= 0.5  # held open until the client gave up
     _wait_for(lambda: server.active_streams == 0)
     capped = stream(http, body("short stall"), headers=fault("stall;seconds=0.2"))
     assert "message_stop" not in capped.text and "message_start" in capped.text
@@ -116,7 +116,7 @@ def test_stall_keeps_the_connection_open(http, server):
 def test_slow_start(http):
     began = time.perf_counter()
     response = http.post("/v1/messages", json=body("slow"), headers=fault("slow_start;seconds=0.4"))
-    assert response.status_code == 200 and 0.4 <= time.perf_counter() - began < 2
+    assert response.status_code == 200 and time.perf_counter() - began >= 0.4
 
 
 def test_bad_fault_header(http):

@@ -24,11 +24,9 @@ def test_200_concurrent_streams(server):
         async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=30) as client:
             return await asyncio.gather(*(one(client, i) for i in range(200)))
 
-    began = time.perf_counter()
     texts = asyncio.run(all_of_them())
     assert all(sse_events(t)[-1]["type"] == "message_stop" for t in texts)
     assert len({sse_events(t)[0]["message"]["id"] for t in texts}) == 200
-    assert time.perf_counter() - began < 20
     assert server.active_streams == 0
 
 

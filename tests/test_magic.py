@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import signal
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,17 +62,17 @@ def ip(server, monkeypatch):
     monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
     monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
     shell = InteractiveShell.instance()
-    nbmessages.notebook.magic.magics._session = None
+    nbmessages.notebook.magic.magics.reset_session()
     shell.run_cell("%load_ext nbmessages")
     run(shell, f"%nbmessages base_url {server.base_url}")
     yield shell
-    nbmessages.notebook.magic.magics._session = None
+    nbmessages.notebook.magic.magics.reset_session()
 
 
 def run(shell: InteractiveShell, code: str) -> Cell:
     with capture_output() as cap:
         result = shell.run_cell(code, store_history=True)
-    return Cell(result.result, result.error_in_exec, cap.stdout, cap.stderr, list(cap._outputs))
+    return Cell(result.result, result.error_in_exec, cap.stdout, cap.stderr, list(cap._outputs))  # noqa: SLF001 - IPython's public outputs drop the update flag
 
 
 def dry_body(shell: InteractiveShell, options: str, prompt: str = "Hello") -> dict[str, Any]:
@@ -117,11 +117,11 @@ def test_dry_run_maps_every_request_option(ip, server, tmp_path):
     run(ip, "def add(a: int, b: int) -> int:\n    'Add two numbers.'\n    return a + b")
     run(ip, "from pydantic import BaseModel\nclass City(BaseModel):\n    name: str")
     served = server.requests_served
-    body = dry_body(ip, f"-m claude-haiku-4-5 -s persona --max-tokens 3000 -t 0.5 --top-p 0.9 --top-k 5 "
+    body = dry_body(ip, f"-m claude-3-5-haiku -s persona --max-tokens 3000 -t 0.5 --top-p 0.9 --top-k 5 "
                         f"--stop END --stop STOP --effort low --tools add,weather_tool "
                         f"--tool-choice auto --schema City --attach {tmp_path / 'pic.png'} --attach doc_path --cache")
     assert server.requests_served == served  # nothing sent
-    assert body["model"] == "claude-haiku-4-5" and body["system"] == "You are terse."
+    assert body["model"] == "claude-3-5-haiku" and body["system"] == "You are terse."
     assert body["max_tokens"] == 3000 and body["temperature"] == 0.5 and body["top_p"] == 0.9 and body["top_k"] == 5
     assert body["stop_sequences"] == ["END", "STOP"]
     assert body["output_config"]["effort"] == "low" and body["output_config"]["format"]["type"] == "json_schema"
@@ -158,10 +158,10 @@ def test_cell_streams_live_and_shows_final_answer(ip):
     cell = run(ip, "%%message\nWhat does a $5 coffee cost in euros?")
     assert cell.error is None and cell.result is None
     first, final = cell.shown[0], cell.shown[-1]
-    assert first == {"text/markdown": "", "text/plain": ""}  # the live area, emptied at the end
+    assert first == {"text/plain": ""}  # the live area, emptied at the end
     assert "You wrote:" in final["text/markdown"] and "claude-sonnet-4-5" in final["text/markdown"]
     assert "end_turn" in final["text/plain"] and "first token" in final["text/plain"]
-    assert cell.updates[-1] == {"text/markdown": "", "text/plain": ""}
+    assert cell.updates[-1] == {"text/plain": ""}
     assert set(final) == {"text/markdown", "text/plain"}
 
 
@@ -356,30 +356,30 @@ def test_budget_refuses_calls_past_the_limit(ip):
     assert "⚠" not in first.markdown
     second = run(ip, "%message Hello again")
     assert "Budget exceeded" in second.markdown
+    assert "client.budget.reset()" in second.markdown and "`%nbmessages budget N` sets a new limit" in second.markdown
     status = run(ip, "%nbmessages")
-    assert "$0.00 (spent $0.0" in status.markdown
+    assert "$0.000001 (spent $0.0" in status.plain  # the limit as set, not rounded to $0.00
 
 
 # -- interrupt
 
 
-def test_interrupt_returns_fast_and_keeps_the_partial_answer(ip, slow_server):
+def test_interrupt_stops_the_stream_and_keeps_the_partial_answer(ip, slow_server):
     run(ip, f"%nbmessages base_url {slow_server.base_url}")
     recorder = Recorder()
     nbmessages.notebook.magic.magics.session().client().observers.append(recorder)
     main = threading.main_thread().ident
-    fired: list[float] = []
+    fired: list[bool] = []
 
     def interrupt() -> None:
-        fired.append(time.perf_counter())
+        fired.append(True)
         signal.pthread_kill(main, signal.SIGINT)  # what the kernel's interrupt does
 
     timer = threading.Timer(0.6, interrupt)
     timer.start()
     cell = run(ip, "%%message --new\n" + "Tell me everything about streams. " * 20)
-    returned = time.perf_counter()
     timer.join()
-    assert fired and returned - fired[0] < 0.5
+    assert fired  # how fast the cell returns is measured by benchmarks/bench_responsiveness.py
     assert cell.error is None
     assert "**Interrupted**" in cell.markdown and "This is the" in cell.markdown
     assert "interrupted" in cell.plain
@@ -423,8 +423,8 @@ def test_register_if_running(ip):
     from nbmessages.notebook.formatters import register_if_running
 
     register_if_running()  # idempotent; the shell is running, so Messages render as Markdown
-    message = nbmessages.Message.model_validate({"content": [{"type": "text", "text": "hi $5"}]})
-    assert "hi \\$5" in ip.display_formatter.format(message)[0]["text/markdown"]
+    message = nbmessages.Message.model_validate({"content": [{"type": "text", "text": "hi $5 or $7"}]})
+    assert "hi <span>&#36;</span>5 or" in ip.display_formatter.format(message)[0]["text/markdown"]
 
 
 # -- OpenRouter on the embedded server's /api/v1
@@ -440,7 +440,8 @@ def test_openrouter_cache_credits_and_metadata(ip, server):
     assert "--openrouter-cache" in run(ip, "%message --help").stdout
     assert "TTL in seconds" in run(ip, "%message --openrouter-cache forever Hi").markdown
     credits = run(ip, "%nbmessages credits")
-    assert "| limit | no limit |" in credits.markdown and "| used | $" in credits.markdown
+    assert "| limit | no limit |" in credits.markdown and "| used | <span>&#36;</span>0.0" in credits.markdown
+    assert re.search(r"used +\$0\.0\d+", credits.shown[-1]["text/plain"])  # money, to four decimals
     assert "router_metadata: on" in run(ip, "%nbmessages router_metadata on").stdout
     routed = run(ip, "%message --new Who served this")
     assert "<details><summary>Routing: served by Anthropic" in routed.markdown

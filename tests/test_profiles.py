@@ -165,3 +165,22 @@ def test_the_body_sent_is_exactly_the_request_body():
                   stop_sequences=["END"], metadata={"user_id": "u-1"}, extra_body={"later_field": True})
     client(cap, api_key="k", profile="anthropic").messages.create(req)
     assert cap.body == req.to_body()
+
+
+def test_backend_capabilities_are_profile_fields():
+    from dataclasses import replace
+
+    from nbmessages.ledger import prices
+    from nbmessages.request.profiles import ANTHROPIC, LOCAL, OPENROUTER, profile_for_key, profile_of
+
+    assert profile_for_key("sk-or-v1-x") is OPENROUTER and profile_for_key("sk-ant-x") is ANTHROPIC
+    assert OPENROUTER.serves("https://eu.openrouter.ai/api") and OPENROUTER.serves("http://127.0.0.1:9/api")
+    assert not ANTHROPIC.serves("https://notanthropic.com") and ANTHROPIC.serves("api.anthropic.com")
+    assert profile_of("compatible", "api.anthropic.com") is ANTHROPIC and profile_of("local", "127.0.0.1") is LOCAL
+    # a backend of one's own gets the behaviour of the fields it sets, whatever its name
+    mine = replace(OPENROUTER, name="my-router")
+    cap = Capture()
+    client(cap, api_key="k", profile=mine, anthropic_version="2026-10-21").messages.create(
+        model="m", max_tokens=5, messages="x", temperature=0.5)  # it ignores anthropic-version, like OpenRouter
+    assert len(cap.requests) == 1
+    assert prices.provider_id("openrouter", None) == OPENROUTER.price_provider

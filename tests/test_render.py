@@ -10,14 +10,18 @@ import httpx
 import pytest
 
 import nbmessages
+import nbmessages.client.errors
 from nbmessages.client.accumulate import Snapshot, accumulate
-from nbmessages.client.errors import OverloadedError, RateLimitError, StreamEventError
+from nbmessages.client.errors import BadGatewayError, OverloadedError, RateLimitError, StreamEventError
+from nbmessages.ledger.budget import BudgetExceededError
 from nbmessages.notebook.live_call import LiveCall
 from nbmessages.notebook.render import (
+    LITERAL_DOLLAR,
     LiveDisplay,
     Status,
     Transcript,
     close_fences,
+    error_plain,
     escape_dollars,
     hold_partial_row,
     render_bundle,
@@ -26,7 +30,7 @@ from nbmessages.notebook.render import (
     stable_markdown,
 )
 from nbmessages.testing import long_stream, message_events, mock_transport
-from nbmessages.types import RequestValidationError, Usage
+from nbmessages.types import Explained, RequestValidationError, Usage
 
 # -- Markdown stability
 
@@ -45,12 +49,26 @@ def test_partial_table_row_is_held_while_streaming():
     assert hold_partial_row("plain text, still going") == "plain text, still going"
 
 
-def test_dollars_in_prose_are_escaped_but_math_and_code_are_not():
+def test_dollars_in_prose_are_made_literal_but_math_and_code_are_not():
     text = "Costs $5 or $10, math $x^2$ and $$\\int f$$, code `echo $HOME`\n```sh\necho $PATH\n```\n$5-$10"
     out = escape_dollars(text)
-    assert "\\$5 or \\$10" in out and "$x^2$" in out and "$$\\int f$$" in out
-    assert "`echo $HOME`" in out and "echo $PATH" in out and out.endswith("\\$5-\\$10")
-    assert escape_dollars("already \\$5") == "already \\$5"
+    assert f"{LITERAL_DOLLAR}5 or {LITERAL_DOLLAR}10" in out and "$x^2$" in out and "$$\\int f$$" in out
+    assert "`echo $HOME`" in out and "echo $PATH" in out and out.endswith(f"{LITERAL_DOLLAR}5-{LITERAL_DOLLAR}10")
+    # a model's own \\$ becomes a bare $ in the Markdown parser: it is made literal too
+    assert escape_dollars("from \\$5 to \\$9") == f"from {LITERAL_DOLLAR}5 to {LITERAL_DOLLAR}9"
+
+
+def test_a_lone_dollar_in_a_paragraph_stays_readable():
+    # front ends pair $ only within a paragraph: one $ there is money as it stands
+    assert escape_dollars("It costs $5.\n\nOr $7 next year.") == "It costs $5.\n\nOr $7 next year."
+    assert escape_dollars("- $5\n- $7") == f"- {LITERAL_DOLLAR}5\n- {LITERAL_DOLLAR}7"  # one paragraph, two $
+
+
+def test_money_in_notes_errors_and_footer_is_literal():
+    status = Status(notes=["spent $0.01 of $0.50"], cost=0.0123, error=ValueError("budget $1 is below $2"))
+    md = render_markdown([{"type": "text", "text": "Hi"}], status)
+    assert "$0.01 of" not in md and "budget $1" not in md
+    assert f"spent {LITERAL_DOLLAR}0.01 of {LITERAL_DOLLAR}0.50" in md and f"budget {LITERAL_DOLLAR}1" in md
 
 
 def test_streaming_snapshot_renders_stably_at_every_step():
@@ -60,7 +78,7 @@ def test_streaming_snapshot_renders_stably_at_every_step():
         accumulate(snapshot, event)
         md = render_markdown(snapshot, Status(streaming=True))
         assert md.count("```") % 2 == 0  # never an open fence that swallows what follows
-    assert "End \\$5" in render_markdown(snapshot.to_message())
+    assert "End $5" in render_markdown(snapshot.to_message())
 
 
 # -- blocks
@@ -165,6 +183,35 @@ def test_error_box_without_traceback():
     assert "temperature: must be at most 1" in render_plain([], Status(error=errors[2]))
 
 
+def test_error_titles_and_hints_come_from_the_error_itself():
+    class QuotaError(Explained, RuntimeError):
+        title, hint = "Quota used up", "Ask for more quota."
+
+    md = render_markdown([], Status(error=QuotaError("none left")))
+    assert md.startswith("> **⚠ Quota used up**") and "none left" in md and md.rstrip().endswith("> Ask for more quota.")
+    plain = render_plain([], Status(error=RateLimitError("slow down")))
+    assert "⚠ Rate limited (rate_limit_error 429)" in plain and RateLimitError.hint in plain
+    assert "The API is overloaded" in render_plain([], Status(error=OverloadedError("x")))
+    spent = BudgetExceededError("over")
+    assert "Budget exceeded" in render_markdown([], Status(error=spent)) and BudgetExceededError.hint
+    assert "Bad gateway" in render_plain([], Status(error=BadGatewayError("x")))
+
+
+def test_a_front_end_adds_its_own_title_and_hint_after_the_errors():
+    plain = render_plain([], Status(error=BudgetExceededError("over"), error_hint="Use the knob."))
+    assert plain.index(BudgetExceededError.hint) < plain.index("Use the knob.")
+    assert error_plain(KeyError("k"), title="Wrong key").startswith("⚠ Wrong key")
+    assert error_plain(RateLimitError("x"), title="ignored").startswith("⚠ Rate limited")  # the error's own wins
+    assert error_plain(KeyError("k")).startswith("⚠ KeyError")
+
+
+def test_no_library_error_speaks_a_front_ends_words():
+    classes = [c for c in vars(nbmessages.client.errors).values() if isinstance(c, type) and issubclass(c, Explained) and c is not Explained]
+    for cls in [*classes, BudgetExceededError, RequestValidationError]:
+        assert cls.title, cls
+        assert "%" not in (cls.hint or "") and "cell" not in (cls.hint or ""), cls
+
+
 def test_bundle_types_and_optional_html():
     bundle = render_bundle(["**bold** $5"], Status())
     assert set(bundle) == {"text/markdown", "text/plain"}
@@ -222,8 +269,9 @@ def test_live_display_coalesces_updates():
         live.update(make)
     assert len(renders) <= 11 and live.updates == len(renders)
     live.finish({"text/markdown": "final", "text/plain": "final"})
-    assert pub.shown == [{"text/markdown": "", "text/plain": ""}, {"text/markdown": "final", "text/plain": "final"}]
-    assert pub.updates[-1] == {"text/markdown": "", "text/plain": ""}
+    # the empty live area is plain text: a front end then drops its Markdown renderer, late renders and all
+    assert pub.shown == [{"text/plain": ""}, {"text/markdown": "final", "text/plain": "final"}]
+    assert pub.updates[-1] == {"text/plain": ""}
 
 
 def test_text_mode_appends_to_terminal():
@@ -260,3 +308,20 @@ def test_long_stream_display_updates_stay_bounded():
     elapsed = time.perf_counter() - started
     assert outcome.ok and outcome.final.text.count("lorem") == 20_000
     assert call.live.updates <= elapsed * 10 + 2  # about ten a second, never one per delta
+
+
+def test_display_mode_follows_what_the_shell_can_show(monkeypatch):
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from nbmessages.notebook.render import display_mode
+
+    monkeypatch.delenv("NBMESSAGES_DISPLAY", raising=False)
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(shell, "display_pub", DisplayPublisher(shell=shell))
+    assert display_mode() == "text"  # the terminal's publisher: prints text, cannot update a display
+    with capture_output():
+        assert display_mode() == "live"  # a publisher of its own (a kernel's, a capture) shows displays
+    monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
+    assert display_mode() == "live"

@@ -125,3 +125,69 @@ def test_async_stream():
     text, message, events = asyncio.run(main())
     assert text == "The answer is 42, of course." and message.content[2].input == {"expr": "6*7"}
     assert not any(isinstance(e, PingEvent) for e in events[:1])
+
+
+def _text_events(text: str = "Kept so far") -> list[dict]:
+    return message_events([{"type": "text", "text": text}])
+
+
+def _start(index: int, kind: str = "text") -> dict:
+    block = {"type": "text", "text": ""} if kind == "text" else {"type": kind, "id": "t", "name": "f", "input": {}}
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def _delta(index: int, text: str = "x") -> dict:
+    return {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+
+
+BROKEN = {  # name: the events after a complete first text block (index 0, "Kept so far", stopped)
+    "delta for a block never started": [_delta(1)],
+    "gap in block indices": [_start(2)],
+    "index reused": [_start(0)],
+    "huge index": [_start(10_000_000)],
+    "string index": [{**_start(1), "index": "1"}],
+    "second message_start": [message_events()[0]],
+    "delta after content_block_stop": [_delta(0)],
+    "signature after stop": [{"type": "content_block_delta", "index": 0,
+                              "delta": {"type": "signature_delta", "signature": "s"}}],
+    "stop of a block never started": [{"type": "content_block_stop", "index": 5}],
+    "text delta into a tool block": [_start(1, "tool_use"), _delta(1)],
+    "json delta into a text block": [_start(1), {"type": "content_block_delta", "index": 1,
+                                                 "delta": {"type": "input_json_delta", "partial_json": "{"}}],
+    "text that is not a string": [_start(1), _delta(1, 42)],  # type: ignore[arg-type]
+    "usage of the wrong type": [{"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                 "usage": {"input_tokens": "lots"}}],
+    "delta that replaces content": [{"type": "message_delta", "delta": {"content": "gone"}}],
+    "block that is not an object": [{"type": "content_block_start", "index": 1, "content_block": "text"}],
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_protocol_breaks_are_malformed_and_keep_what_came(name):
+    events = _text_events()
+    body = sse([*events[:-2], *BROKEN[name], *events[-2:]])
+    with pytest.raises(MalformedStreamError) as info, stream(body) as s:
+        s.get_final_message()
+    partial = info.value.partial_message
+    assert partial.text == "Kept so far" and len(partial.content) <= 2  # nothing invented, nothing dropped
+    assert all(b.type in ("text", "tool_use") for b in partial.content)
+
+
+def test_wrong_types_in_message_start_are_malformed_not_a_validation_error():
+    events = _text_events()
+    events[0]["message"]["usage"]["input_tokens"] = "lots"
+    with pytest.raises(MalformedStreamError, match="input_tokens") as info, stream(sse(events)) as s:
+        s.get_final_message()
+    assert info.value.partial_message.content == []
+
+
+def test_a_huge_block_index_costs_no_memory():
+    import tracemalloc
+
+    events = _text_events()
+    tracemalloc.start()
+    with pytest.raises(MalformedStreamError, match="10000000"), stream(sse([*events[:3], _start(10_000_000)])) as s:
+        s.get_final_message()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20_000_000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from nbmessages.types import MAX_ID_LENGTH, Message, RequestValidationError, parse_event, validate_params
@@ -18,7 +20,10 @@ def problem(**kw) -> RequestValidationError:
     return info.value
 
 
-def image(media_type="image/png", data="aGVsbG8="):
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+def image(media_type="image/png", data=PNG_1PX):
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
 
 
@@ -124,7 +129,8 @@ def test_too_many_cache_breakpoints():
 
 def test_unknown_request_block_types_pass_through():
     content = [{"type": "tool_addition", "tool": {"type": "tool_reference", "name": "x"}}]
-    validate_params(body(messages=[{"role": "system", "content": content}, {"role": "user", "content": "hi"}]))
+    validate_params(body(model="claude-opus-4-8",
+                         messages=[{"role": "system", "content": content}, {"role": "user", "content": "hi"}]))
 
 
 def test_several_problems_are_all_listed():
@@ -155,3 +161,128 @@ def test_events_of_unknown_types_are_kept():
     assert event.type == "telemetry" and event.to_dict() == {"type": "telemetry", "x": 1}
     delta = parse_event({"type": "content_block_delta", "index": 0, "delta": {"type": "sparkle_delta", "s": 1}})
     assert delta.delta.type == "sparkle_delta"
+
+
+# -- refused before sending, the field named, the allowed values said (issue 10 §5)
+
+JPEG_1PX = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 16).decode()
+PDF_BYTES = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n").decode()
+TEXT_AS_PDF = base64.b64encode(b"just some plain text, not a PDF at all").decode()
+
+
+def user(*blocks):
+    return [{"role": "user", "content": list(blocks)}]
+
+
+def use(tool_id="toolu_1"):
+    return {"type": "tool_use", "id": tool_id, "name": "f", "input": {}}
+
+
+def result(tool_id="toolu_1"):
+    return {"type": "tool_result", "tool_use_id": tool_id, "content": "ok"}
+
+
+F_TOOL = {"name": "f", "input_schema": {"type": "object"}}
+
+REFUSED = {
+    "block type typo": ({"messages": user({"type": "txt", "text": "hi"})}, "messages[0].content[0].type",
+                        "did you mean 'text'"),
+    "unknown field on a block": ({"messages": user({"type": "text", "text": "hi", "colour": "red"})},
+                                 "messages[0].content[0].colour", "allowed: type, cache_control, text"),
+    "unknown field in a tool result's block": (
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": [use()]},
+                      {"role": "user", "content": [{**result(), "content": [{"type": "text", "text": "a",
+                                                                             "bogus": 1}]}]}]},
+        "messages[2].content[0].content[0].bogus", "unknown field"),
+    "assistant block type near miss": ({"messages": [{"role": "user", "content": "q"},
+                                                     {"role": "assistant", "content": [{"type": "thinkng"}]}]},
+                                       "messages[1].content[0].type", "did you mean 'thinking'"),
+    "system turn on a model without them": ({"messages": [{"role": "system", "content": "be brief"},
+                                                          {"role": "user", "content": "hi"}]},
+                                            "messages[0].role", "top-level system"),
+    "temperature with top_p on a 4.5 model": ({"temperature": 0.5, "top_p": 0.9}, "top_p", "only one"),
+    "empty text block": ({"messages": user({"type": "text", "text": ""})}, "messages[0].content[0].text", "empty"),
+    "whitespace text block": ({"messages": user({"type": "text", "text": " \n\t"})},
+                              "messages[0].content[0].text", "whitespace"),
+    "whitespace string content": ({"messages": [{"role": "user", "content": "   "}]}, "messages[0].content",
+                                  "whitespace"),
+    "whitespace system block": ({"system": [{"type": "text", "text": " "}]}, "system[0].text", "whitespace"),
+    "PNG bytes labelled JPEG": ({"messages": user(image("image/jpeg"))}, "messages[0].content[0].source",
+                                "image/png bytes"),
+    "JPEG bytes labelled PNG": ({"messages": user(image("image/png", JPEG_1PX))}, "messages[0].content[0].source",
+                                "image/jpeg bytes"),
+    "a PDF that is plain text": ({"messages": user({"type": "document", "source": {
+        "type": "base64", "media_type": "application/pdf", "data": TEXT_AS_PDF}})},
+        "messages[0].content[0].source", "not application/pdf"),
+    "unanswered tool_use": ({"tools": [F_TOOL], "messages": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": [use("toolu_1"), use("toolu_2")]},
+        {"role": "user", "content": [result("toolu_1"), {"type": "text", "text": "and?"}]}]},
+        "messages[2].content", "toolu_2"),
+    "unanswered tool_use, string reply": ({"tools": [F_TOOL], "messages": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": [use()]},
+        {"role": "user", "content": "never mind"}]}, "messages[2].content", "no tool_result"),
+    "duplicate tool_use ids": ({"tools": [F_TOOL], "messages": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": [use(), use()]},
+        {"role": "user", "content": [result()]}]}, "messages[1].content[1].id", "duplicate"),
+    "two results for one use": ({"tools": [F_TOOL], "messages": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": [use()]},
+        {"role": "user", "content": [result(), result()]}]}, "messages[2].content[1].tool_use_id", "second"),
+    "tool schema that is not JSON Schema": ({"tools": [{"name": "f", "input_schema": {
+        "type": "object", "properties": {"x": {"type": "strng"}}}}]},
+        "tools[0].input_schema.properties.x.type", "not a valid JSON Schema"),
+    "tool schema with a bad keyword value": ({"tools": [{"name": "f", "input_schema": {
+        "type": "object", "required": "x"}}]}, "tools[0].input_schema.required", "not a valid JSON Schema"),
+    "output schema that is not JSON Schema": ({"output_config": {"format": {"type": "json_schema", "schema": {
+        "type": "object", "minProperties": -1}}}}, "output_config.format.schema.minProperties", "JSON Schema"),
+    "bad cache_control ttl inside a text block": (
+        {"messages": user({"type": "text", "text": "hi", "cache_control": {"type": "ephemeral", "ttl": "2h"}})},
+        "messages[0].content[0].cache_control.ttl", "'5m' or '1h'"),
+    "bad source type": ({"messages": user({"type": "image", "source": {"type": "zip"}})},
+                        "messages[0].content[0].source", "'base64', 'url', 'file'"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_refused_before_sending_with_the_right_path(name):
+    fields, path, said = REFUSED[name]
+    err = problem(**fields)
+    assert path in [p for p, _ in err.problems], err.problems
+    assert said in dict(err.problems)[path], err.problems
+
+
+ACCEPTED = {
+    "new server block types replayed in an assistant turn": {"messages": [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [{"type": "mcp_tool_use", "id": "m1", "name": "x", "input": {}, "new": 1},
+                                          {"type": "text", "text": "done", "caller": {"type": "direct"}}]},
+        {"role": "user", "content": "more"}]},
+    "system turns on Opus 4.8": {"model": "claude-opus-4-8", "messages": [
+        {"role": "user", "content": "hi"}, {"role": "system", "content": "now be brief"},
+        {"role": "user", "content": "go"}]},
+    "temperature with top_p on older and unknown models": {"model": "claude-3-5-sonnet-20241022", "temperature": 0.5,
+                                                           "top_p": 0.9},
+    "temperature with top_p on a non-Claude model": {"model": "openai/gpt-5", "temperature": 0.5, "top_p": 0.9},
+    "matching media types": {"messages": user(image("image/png"), image("image/jpeg", JPEG_1PX), {
+        "type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_BYTES}},
+        {"type": "text", "text": "what are these?"})},
+    "a final assistant tool_use (no next turn yet)": {"tools": [F_TOOL], "messages": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": [use()]}]},
+    "a valid nested tool schema": {"tools": [{"name": "f", "input_schema": {
+        "type": "object", "properties": {"x": {"type": "array", "items": {"$ref": "#/$defs/d"}}},
+        "$defs": {"d": {"type": "string", "enum": ["a"]}}, "required": ["x"]}}]},
+}
+
+
+@pytest.mark.parametrize("name", list(ACCEPTED))
+def test_still_accepted(name):
+    validate_params(body(**ACCEPTED[name]))
+
+
+def test_model_capabilities_are_one_table():
+    from nbmessages.types.model_capabilities import capabilities
+
+    assert not capabilities("claude-sonnet-4-5").temperature_with_top_p
+    assert not capabilities("anthropic/claude-haiku-4.5").temperature_with_top_p
+    assert capabilities("claude-sonnet-4-20250514").temperature_with_top_p
+    assert capabilities("claude-opus-4-8").system_messages and not capabilities("claude-opus-4-7").system_messages
+    assert capabilities("llama-3-70b").system_messages

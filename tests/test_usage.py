@@ -74,6 +74,7 @@ def test_summaries(ledger) -> None:
     assert sonnet["calls"] == 2 and sonnet["cost_usd"] == pytest.approx(2 * SONNET_COST)
     assert sonnet["usd_per_1k_output"] == pytest.approx(SONNET_COST / 500 * 1000)
     assert bm.loc["claude-haiku-4-5", "errors"] == 1
+    assert bm.loc["claude-haiku-4-5", "unpriced_calls"] == 0  # the 529 used no tokens: it cost nothing, known
     assert pd.isna(bm.loc["mystery-model-u1", "cost_usd"]) and bm.loc["mystery-model-u1", "unpriced_calls"] == 1
     day = U.by_day(df)
     assert list(day["calls"]) == [2, 2, 1] and str(day.index.dtype) == "datetime64[us, UTC]"
@@ -129,12 +130,12 @@ def test_arrow_read_matches_the_sqlite3_read(tmp_path, monkeypatch) -> None:
     pytest.importorskip("adbc_driver_sqlite")
     monkeypatch.setattr(U, "PARALLEL_ROWS", 1000)  # several threads, each with its own NULL-first rows
     led = Ledger(tmp_path / "a.sqlite")
-    assert len(U._read_arrow(led.path, led.connection)) == 0  # empty ledger
+    assert len(U._read_arrow(led.path, led.connection)) == 0  # noqa: SLF001 - the fast reader itself, on an empty ledger
     led.insert_rows(_bulk_rows(3000))
     led.record(record(retries=9, tags={"k": "v"}))
     led.connection.execute("DELETE FROM calls WHERE rowid % 97 = 0")  # gaps in the rowids
-    arrow = U._read_arrow(led.path, led.connection)
-    plain = U._read_rows(led.connection)
+    arrow = U._read_arrow(led.path, led.connection)  # noqa: SLF001 - the two readers must agree
+    plain = U._read_rows(led.connection)  # noqa: SLF001
     pd.testing.assert_frame_equal(arrow, plain)
     assert len(arrow) == 3001 - 3001 // 97 and arrow["rowid"].is_monotonic_increasing
     assert arrow["error_message"].notna().sum() > 0 and arrow["streamed"].isna().sum() > 0
@@ -176,3 +177,21 @@ def test_a_failed_fast_read_warns_and_reads_through_sqlite3(ledger, monkeypatch)
     with pytest.warns(UserWarning, match="reading through sqlite3"):
         df = U.usage(ledger=ledger)
     pd.testing.assert_frame_equal(df, expected)
+
+
+def test_the_frames_read_the_table_without_importing_the_ledger() -> None:
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(U))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert "store" not in imported and "schema" in imported  # the ledger imports the frames, one way
+
+
+def test_the_offline_models_calls_are_left_out_of_spend_unless_asked(ledger) -> None:
+    ledger.record(record(when=DAY1, profile="local", simulated=True))  # as a client on the offline server records
+    real = U.usage(ledger=ledger)
+    everything = U.usage(ledger=ledger, simulated=True)
+    assert len(real) == 5 and len(everything) == 6 and everything["simulated"].sum() == 1
+    assert U.by_model(real).loc["claude-sonnet-4-5", "calls"] == 2  # summaries see only real spending
+    assert U.by_model(everything).loc["claude-sonnet-4-5", "calls"] == 3

@@ -9,10 +9,13 @@ import httpx
 
 from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
+from ..types.openrouter import Generation, KeyInfo
 from .base import BaseClient, Call
 from .cassettes import recording
+from .deadlines import CallClock
 from .errors import APIError, error_from_response
-from .openrouter import AsyncOpenRouterAPI
+from .openrouter import account_data, check_account_api, generation_query
+from .responses import parsed
 from .streams import AsyncMessageStream
 
 
@@ -29,23 +32,37 @@ class AsyncClient(BaseClient):
         self.openrouter = AsyncOpenRouterAPI(self)
         self.models = AsyncModels(self)
 
-    async def _send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
-        """Send with retries; return the successful response and how many retries it took."""
+    async def send(self, request: httpx.Request, stream: bool = False,
+                    clock: CallClock | None = None) -> tuple[httpx.Response, int]:
+        """Send with retries; return the successful response and how many retries it took (see Client.send)."""
+        clock = clock or self.call_clock()
         attempt = 0
         while True:
+            clock.limit(request, self.timeout)
             try:
-                response = await self._http.send(request, stream=stream)
+                response = await self._http.send(request, stream=True)
+                clock.guard(response)
+                if response.status_code >= 400:
+                    await response.aread()
             except httpx.TransportError as exc:
                 error = self._transport_error(exc)
             else:
                 if response.status_code < 400:
-                    return response, attempt
-                await response.aread()
+                    break
                 await response.aclose()
                 error = error_from_response(response)
             error.retries = attempt  # type: ignore[attr-defined]
-            await asyncio.sleep(self._retry_or_raise(error, attempt))
+            await asyncio.sleep(self._retry_or_raise(error, attempt, clock))
             attempt += 1
+        if not stream:
+            try:
+                await response.aread()
+            except httpx.TransportError as exc:
+                await response.aclose()
+                error = self._transport_error(exc)
+                error.retries = attempt  # type: ignore[attr-defined]
+                raise error from None
+        return response, attempt
 
     async def close(self) -> None:
         """Close the HTTP connections."""
@@ -67,13 +84,13 @@ class AsyncMessages:
     async def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""
         c = self._client
-        req = c._prepare(request, params, stream=False)
-        if c._should_stream(req):
+        req = c.prepare(request, params, stream=False)
+        if c.wants_stream(req):
             async with self._stream(req) as stream:
                 return await stream.get_final_message()
         call = Call(c, req)
         try:
-            response, retries = await c._send(c._http_request("messages", c._body(req), stream=False, req=req))
+            response, retries = await c.send(c.build_request("POST", "messages", c.encode(req), req=req))
         except APIError as error:
             call.failed(error)
             raise
@@ -81,27 +98,29 @@ class AsyncMessages:
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> AsyncMessageStream:
         """Open a stream: ``async with client.messages.stream(...) as s: async for t in s.text_stream: ...``."""
-        return self._stream(self._client._prepare(request, params, stream=True))
+        return self._stream(self._client.prepare(request, params, stream=True))
 
     def _stream(self, req: Request) -> AsyncMessageStream:
         c = self._client
         call = Call(c, req, streamed=True)
-        body = c._body(req.streamed())
+        body = c.encode(req.streamed())
+        clock = c.call_clock()
 
         async def opener() -> tuple[httpx.Response, int]:
             try:
-                return await c._send(c._http_request("messages", body, stream=True, req=req), stream=True)
+                return await c.send(c.build_request("POST", "messages", body, stream=True, req=req), stream=True,
+                                    clock=clock)
             except APIError as error:
                 call.failed(error)
                 raise
 
-        return AsyncMessageStream(opener, c._finish_stream(req, call.started_at), call.t0)
+        return AsyncMessageStream(opener, call.stream_finished, call.t0, clock)
 
     async def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
         c = self._client
-        response, _ = await c._send(c._http_request("messages/count_tokens", c._count_body(request, params), False))
-        return TokenCount.model_validate(response.json())
+        response, _ = await c.send(c.build_request("POST", "messages/count_tokens", c.count_body(request, params)))
+        return parsed(response, TokenCount)
 
 
 class AsyncModels:
@@ -113,6 +132,27 @@ class AsyncModels:
     async def list(self) -> list[ModelInfo]:
         """The models the backend offers (``GET /v1/models``)."""
         c = self._client
-        request = httpx.Request("GET", c._url("models"), headers=c._headers(False))
-        response, _ = await c._send(request)
-        return ModelList.model_validate(response.json()).data
+        request = c.build_request("GET", "models")
+        response, _ = await c.send(request)
+        return parsed(response, ModelList).data
+
+
+class AsyncOpenRouterAPI:
+    """``client.openrouter`` of the async client: the key's credits and a generation's record."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def key(self) -> KeyInfo:
+        """``GET /api/v1/key``: limit, usage and ``limit_remaining`` of the key in use (USD)."""
+        c = self._client
+        check_account_api(c.profile, "key()")
+        response, _ = await c.send(c.build_request("GET", "key"))
+        return account_data(response, KeyInfo)
+
+    async def generation(self, generation_id: str) -> Generation:
+        """``GET /api/v1/generation?id=…``: the record of one call, its ``total_cost`` included."""
+        c = self._client
+        check_account_api(c.profile, "generation()")
+        response, _ = await c.send(c.build_request("GET", "generation", params=generation_query(generation_id)))
+        return account_data(response, Generation)

@@ -1,4 +1,5 @@
-"""OpenRouter's extras around a call: attribution, response caching and router-metadata headers; ``/key``, ``/generation``.
+"""OpenRouter's extras around a call: attribution, response caching and router-metadata headers; reading ``/key``
+and ``/generation`` (``client.openrouter``, beside ``client.messages`` in sync.py and asynchronous.py).
 
 Which profile gets them is a capability of the profile (``Profile.app_attribution``, ``response_caching``,
 ``router_metadata``, ``account_api``); another profile is told once and sent none of them.
@@ -10,7 +11,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -22,13 +23,8 @@ from ..types.openrouter import (
     MAX_CACHE_TTL,
     METADATA_HEADER,
     MIN_CACHE_TTL,
-    Generation,
-    KeyInfo,
 )
-
-if TYPE_CHECKING:
-    from .asynchronous import AsyncClient
-    from .sync import Client
+from .responses import Model, json_body, malformed, model_from
 
 APP_CATEGORIES = (
     "cli-agent", "ide-extension", "cloud-agent", "programming-app", "native-app-builder", "creative-writing",
@@ -148,55 +144,23 @@ def _capable(profile: Profile, capability: str, option: str) -> bool:
     return False
 
 
-def _check_account_api(profile: Profile, what: str) -> None:
+def check_account_api(profile: Profile, what: str) -> None:
+    """Refuse ``key()`` / ``generation()`` on a profile without OpenRouter's account endpoints."""
     if not profile.account_api:
         raise ValueError(f"{what} is OpenRouter's; the {profile.name!r} profile has no such endpoint")
 
 
-def _generation_request(client: Any, generation_id: str) -> httpx.Request:
+def generation_query(generation_id: str) -> dict[str, str]:
+    """The query of ``GET /generation`` for one call's id (refused when empty)."""
     if not generation_id:
         raise ValueError("generation(id): give the call's generation id (gen-…, the ledger's generation_id)")
-    return httpx.Request("GET", client._url("generation"), params={"id": generation_id},
-                         headers=client._headers(False))
+    return {"id": generation_id}
 
 
-class OpenRouterAPI:
-    """``client.openrouter``: the key's credits (``key()``) and a generation's record (``generation(id)``)."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def key(self) -> KeyInfo:
-        """``GET /api/v1/key``: limit, usage and ``limit_remaining`` of the key in use (USD)."""
-        c = self._client
-        _check_account_api(c.profile, "key()")
-        response, _ = c._send(httpx.Request("GET", c._url("key"), headers=c._headers(False)))
-        return KeyInfo.model_validate(response.json().get("data") or {})
-
-    def generation(self, generation_id: str) -> Generation:
-        """``GET /api/v1/generation?id=…``: the record of one call, its ``total_cost`` included."""
-        c = self._client
-        _check_account_api(c.profile, "generation()")
-        response, _ = c._send(_generation_request(c, generation_id))
-        return Generation.model_validate(response.json().get("data") or {})
-
-
-class AsyncOpenRouterAPI:
-    """``client.openrouter`` of the async client."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-    async def key(self) -> KeyInfo:
-        """``GET /api/v1/key``: limit, usage and ``limit_remaining`` of the key in use (USD)."""
-        c = self._client
-        _check_account_api(c.profile, "key()")
-        response, _ = await c._send(httpx.Request("GET", c._url("key"), headers=c._headers(False)))
-        return KeyInfo.model_validate(response.json().get("data") or {})
-
-    async def generation(self, generation_id: str) -> Generation:
-        """``GET /api/v1/generation?id=…``: the record of one call, its ``total_cost`` included."""
-        c = self._client
-        _check_account_api(c.profile, "generation()")
-        response, _ = await c._send(_generation_request(c, generation_id))
-        return Generation.model_validate(response.json().get("data") or {})
+def account_data(response: httpx.Response, model: type[Model]) -> Model:
+    """OpenRouter's ``{"data": {...}}`` envelope read into ``model``; anything else is a MalformedResponseError."""
+    body = json_body(response, f"{{\"data\": {model.__name__}}}")
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise malformed(response, f"the body has no \"data\" object (a {model.__name__} was expected)")
+    return model_from(response, model, data)

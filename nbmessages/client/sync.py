@@ -9,10 +9,13 @@ import httpx
 
 from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
+from ..types.openrouter import Generation, KeyInfo
 from .base import BaseClient, Call
 from .cassettes import recording
+from .deadlines import CallClock
 from .errors import APIError, error_from_response
-from .openrouter import OpenRouterAPI
+from .openrouter import account_data, check_account_api, generation_query
+from .responses import parsed
 from .streams import MessageStream
 
 
@@ -29,23 +32,41 @@ class Client(BaseClient):
         self.openrouter = OpenRouterAPI(self)
         self.models = Models(self)
 
-    def _send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
-        """Send with retries; return the successful response and how many retries it took."""
+    def send(self, request: httpx.Request, stream: bool = False,
+              clock: CallClock | None = None) -> tuple[httpx.Response, int]:
+        """Send with retries; return the successful response and how many retries it took.
+
+        A whole (non-streamed) body is read under the call's time limits and never retried once its
+        success status arrived: the server did the work.
+        """
+        clock = clock or self.call_clock()
         attempt = 0
         while True:
+            clock.limit(request, self.timeout)
             try:
-                response = self._http.send(request, stream=stream)
+                response = self._http.send(request, stream=True)
+                clock.guard(response)
+                if response.status_code >= 400:
+                    response.read()
             except httpx.TransportError as exc:
                 error = self._transport_error(exc)
             else:
                 if response.status_code < 400:
-                    return response, attempt
-                response.read()
+                    break
                 response.close()
                 error = error_from_response(response)
             error.retries = attempt  # type: ignore[attr-defined]
-            time.sleep(self._retry_or_raise(error, attempt))
+            time.sleep(self._retry_or_raise(error, attempt, clock))
             attempt += 1
+        if not stream:
+            try:
+                response.read()
+            except httpx.TransportError as exc:
+                response.close()
+                error = self._transport_error(exc)
+                error.retries = attempt  # type: ignore[attr-defined]
+                raise error from None
+        return response, attempt
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -67,13 +88,13 @@ class Messages:
     def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""
         c = self._client
-        req = c._prepare(request, params, stream=False)
-        if c._should_stream(req):
+        req = c.prepare(request, params, stream=False)
+        if c.wants_stream(req):
             with self._stream(req) as stream:
                 return stream.get_final_message()
         call = Call(c, req)
         try:
-            response, retries = c._send(c._http_request("messages", c._body(req), stream=False, req=req))
+            response, retries = c.send(c.build_request("POST", "messages", c.encode(req), req=req))
         except APIError as error:
             call.failed(error)
             raise
@@ -81,27 +102,29 @@ class Messages:
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> MessageStream:
         """Open a stream: ``with client.messages.stream(...) as s: for text in s.text_stream: ...``."""
-        return self._stream(self._client._prepare(request, params, stream=True))
+        return self._stream(self._client.prepare(request, params, stream=True))
 
     def _stream(self, req: Request) -> MessageStream:
         c = self._client
         call = Call(c, req, streamed=True)
-        body = c._body(req.streamed())
+        body = c.encode(req.streamed())
+        clock = c.call_clock()
 
         def opener() -> tuple[httpx.Response, int]:
             try:
-                return c._send(c._http_request("messages", body, stream=True, req=req), stream=True)
+                return c.send(c.build_request("POST", "messages", body, stream=True, req=req), stream=True,
+                              clock=clock)
             except APIError as error:
                 call.failed(error)
                 raise
 
-        return MessageStream(opener, c._finish_stream(req, call.started_at), call.t0)
+        return MessageStream(opener, call.stream_finished, call.t0, clock)
 
     def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
         c = self._client
-        response, _ = c._send(c._http_request("messages/count_tokens", c._count_body(request, params), False))
-        return TokenCount.model_validate(response.json())
+        response, _ = c.send(c.build_request("POST", "messages/count_tokens", c.count_body(request, params)))
+        return parsed(response, TokenCount)
 
 
 class Models:
@@ -113,6 +136,27 @@ class Models:
     def list(self) -> list[ModelInfo]:
         """The models the backend offers (``GET /v1/models``)."""
         c = self._client
-        request = httpx.Request("GET", c._url("models"), headers=c._headers(False))
-        response, _ = c._send(request)
-        return ModelList.model_validate(response.json()).data
+        request = c.build_request("GET", "models")
+        response, _ = c.send(request)
+        return parsed(response, ModelList).data
+
+
+class OpenRouterAPI:
+    """``client.openrouter``: the key's credits (``key()``) and a generation's record (``generation(id)``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def key(self) -> KeyInfo:
+        """``GET /api/v1/key``: limit, usage and ``limit_remaining`` of the key in use (USD)."""
+        c = self._client
+        check_account_api(c.profile, "key()")
+        response, _ = c.send(c.build_request("GET", "key"))
+        return account_data(response, KeyInfo)
+
+    def generation(self, generation_id: str) -> Generation:
+        """``GET /api/v1/generation?id=…``: the record of one call, its ``total_cost`` included."""
+        c = self._client
+        check_account_api(c.profile, "generation()")
+        response, _ = c.send(c.build_request("GET", "generation", params=generation_query(generation_id)))
+        return account_data(response, Generation)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from ..request.profiles import profile_of
 from ..types import Usage
 
 PROVIDER = "provider"
@@ -45,12 +46,8 @@ class UnitPrices:
 
 def provider_id(profile: str | None, base_host: str | None) -> str | None:
     """The genai-prices provider id for a client profile and host (None: let genai-prices guess from the model)."""
-    host = (base_host or "").lower()
-    if profile == "openrouter" or host.endswith("openrouter.ai"):
-        return "openrouter"
-    if profile == "anthropic" or host.endswith("anthropic.com"):
-        return "anthropic"
-    return None
+    known = profile_of(profile, base_host)
+    return known.price_provider if known is not None else None
 
 
 @lru_cache(maxsize=512)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,10 @@ class LiveCall:
 
     def __init__(self, client: Any, request: Request, *, stream: bool = True, chat: str | None = None,
                  max_rounds: int = DEFAULT_MAX_ITERATIONS, display: LiveDisplay | None = None,
+                 hint: Callable[[BaseException], str | None] | None = None,
                  call_options: dict[str, Any] | None = None) -> None:
         self.client = client
+        self.hint = hint  # the front end's own hint for an error, shown after the error's
         self.request = request
         self.stream = stream
         self.chat = chat
@@ -129,7 +132,7 @@ class LiveCall:
         usage: Usage | None = None
         cost: float | None = None
         profile = self.client.profile.name
-        host = getattr(getattr(self.client, "_settings", None), "base_host", None)
+        host = self.client.base_host
         for m in messages:
             usage = add_usage(usage, m.usage)
             hit = m.response_cache is not None and m.response_cache.hit
@@ -144,6 +147,7 @@ class LiveCall:
             max_tokens=self.request.max_tokens,
             interrupted=out.interrupted,
             error=out.error,
+            error_hint=self.hint(out.error) if self.hint is not None and out.error is not None else None,
             notes=out.loop.notes() if out.loop is not None else [],
             response_cache=final.response_cache if final is not None else None,
         )

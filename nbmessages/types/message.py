@@ -97,6 +97,10 @@ class Message(WireModel):
         """The structured output parsed into the requested type (set when the request asked for one)."""
         return self._parsed_output
 
+    def keep_parsed_output(self, value: Any) -> None:
+        """Keep the structured output parsed from this message (the client does, when the request asked for one)."""
+        self._parsed_output = value
+
     @property
     def response_cache(self) -> Any:
         """OpenRouter's response-cache facts of this answer (a ResponseCache: ``hit``, age, TTL), or None."""

@@ -12,12 +12,13 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ...request.builder import Request
+from ...types.rules import EFFORTS, MIN_THINKING_BUDGET
 from ..chat import Chat
 from ..live_call import SHOWN_ERRORS, LiveCall
 from ..render import IPythonPublisher, error_markdown, error_plain
 from ..render.blocks import shorten_data
 from . import options as opts
-from .commands import SettingsCommands
+from .commands import USAGE_TITLE, SettingsCommands, magic_hint
 from .session import DEFAULT_CHAT, Session
 
 _session: Session | None = None
@@ -31,9 +32,17 @@ def session() -> Session:
     return _session
 
 
+def reset_session() -> None:
+    """Forget the session: its settings, clients and chats (the next magic starts afresh)."""
+    global _session
+    _session = None
+
+
 def show_error(error: BaseException) -> None:
     """Display an error in the renderer's error box (no traceback)."""
-    IPythonPublisher().show({"text/markdown": error_markdown(error) + "\n", "text/plain": error_plain(error)})
+    words = {"title": USAGE_TITLE if isinstance(error, UsageError) else None, "hint": magic_hint(error)}
+    IPythonPublisher().show({"text/markdown": error_markdown(error, **words) + "\n",
+                             "text/plain": error_plain(error, **words)})
 
 
 def show_json(title: str, sections: list[tuple[str, Any]]) -> None:
@@ -56,8 +65,8 @@ class MessageMagics(Magics):
     @argument("--top-p", type=float, help="nucleus sampling, 0 to 1")
     @argument("--top-k", type=int, help="sample from the top K tokens only")
     @argument("--stop", action="append", metavar="TEXT", help="a stop sequence (repeatable)")
-    @argument("--thinking", metavar="BUDGET", help="extended thinking: a token budget (>= 1024) or 'adaptive'")
-    @argument("--effort", choices=("low", "medium", "high", "xhigh", "max"), help="output_config.effort")
+    @argument("--thinking", metavar="BUDGET", help=f"extended thinking: a token budget (>= {MIN_THINKING_BUDGET}) or 'adaptive'")
+    @argument("--effort", choices=EFFORTS, help="output_config.effort")
     @argument("--tools", metavar="F,G", help="tools: names of Python functions or tool dicts in the notebook")
     @argument("--tool-choice", metavar="CHOICE", help="auto, any, none, or the name of the tool to call")
     @argument("--max-rounds", type=int, default=10, help="the tool loop's guard: at most this many requests")
@@ -118,7 +127,7 @@ class MessageMagics(Magics):
 
     def _run(self, args: Any, prompt: str) -> Any:
         s = session()
-        ns = self.shell.user_ns
+        ns = self.shell.user_ns if self.shell is not None else {}
         name = args.chat or (s.current_chat if args.retry else DEFAULT_CHAT)
         chat = s.chat(name)
         if args.retry:
@@ -136,7 +145,7 @@ class MessageMagics(Magics):
             return None
         s.plans[name] = plan
         outcome = LiveCall(client, request, stream=plan.stream, chat=name,
-                           max_rounds=plan.max_rounds, call_options=plan.call_options).run()
+                           max_rounds=plan.max_rounds, hint=magic_hint, call_options=plan.call_options).run()
         if outcome.ok and outcome.loop is not None:
             chat.turns[:] = [*history, {"role": "user", "content": plan.content}, *outcome.loop.turns]
         s.current_chat, s.last_message = name, outcome.final
@@ -185,7 +194,7 @@ def _sent_body(client: Any, request: Request, stream: bool) -> dict[str, Any]:
 
 def _exchange(client: Any, exchanges: list[tuple[Request, Any]], stream: bool) -> list[tuple[str, Any]]:
     """Each request body as sent to the profile, and the message that answered it."""
-    out = []
+    out: list[tuple[str, Any]] = []
     for i, (req, message) in enumerate(exchanges, 1):
         out.append((f"request {i}", _sent_body(client, req, stream)))
         out.append((f"response {i}", message.to_dict() if message is not None else None))

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from ...request.content import attachment
 from ...request.templating import fill
+from ...types.rules import MIN_THINKING_BUDGET
 
 THINKING_DISPLAY_FIXED = ("claude-3",)  # models that show full thinking and do not take a `display` choice
 _TOKENS = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\S+)""")
@@ -37,7 +38,7 @@ class Plan:
 
 def split_line(parser: Any, line: str) -> tuple[str, str]:
     """Split a line magic's text into its leading options and the prompt (the rest, verbatim)."""
-    actions = parser._option_string_actions  # argparse keeps options here; no public accessor
+    actions = parser._option_string_actions  # noqa: SLF001 - argparse keeps options here, with no public accessor
     pos = 0
     while True:
         match = _TOKENS.match(line, pos)
@@ -149,7 +150,7 @@ def thinking(value: str | None, model: str) -> dict[str, Any] | None:
     elif value.isdigit():
         config = {"type": "enabled", "budget_tokens": int(value)}
     else:
-        raise UsageError(f"--thinking {value}: give a token budget (1024 or more) or 'adaptive'")
+        raise UsageError(f"--thinking {value}: give a token budget ({MIN_THINKING_BUDGET} or more) or 'adaptive'")
     if not model.startswith(THINKING_DISPLAY_FIXED):
         config["display"] = "summarized"
     return config

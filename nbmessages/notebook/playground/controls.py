@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 from pydantic import BaseModel
 
+from ...types.rules import EFFORTS, MIN_THINKING_BUDGET
 from .fields import NARROW, OptionalNumber
 from .settings import (
     DEFAULT_MAX_TOKENS,
@@ -17,8 +18,7 @@ from .settings import (
     namespace_models,
 )
 
-EFFORTS = [("default", ""), ("low", "low"), ("medium", "medium"), ("high", "high"), ("xhigh", "xhigh"),
-           ("max", "max")]
+EFFORT_CHOICES = [("default", ""), *((e, e) for e in EFFORTS)]
 WIDE = widgets.Layout(width="100%")
 LABEL_WIDTH = {"description_width": "90px"}
 
@@ -43,9 +43,9 @@ class Controls:
         self.top_k = OptionalNumber("top_k", widgets.BoundedIntText(40, min=1, max=1000,
                                                                      layout=widgets.Layout(width="90px")))
         self.thinking = widgets.Checkbox(False, description="thinking", indent=False, layout=NARROW)
-        self.thinking_budget = widgets.BoundedIntText(DEFAULT_THINKING_BUDGET, min=1024, max=1_000_000,
+        self.thinking_budget = widgets.BoundedIntText(DEFAULT_THINKING_BUDGET, min=MIN_THINKING_BUDGET, max=1_000_000,
                                                       description="budget", layout=widgets.Layout(width="180px"))
-        self.effort = widgets.Dropdown(options=EFFORTS, value="", description="effort",
+        self.effort = widgets.Dropdown(options=EFFORT_CHOICES, value="", description="effort",
                                        layout=widgets.Layout(width="200px"))
         self.stop_sequences = widgets.TagsInput(value=[], allow_duplicates=False)
         self.tools = widgets.SelectMultiple(options=[], rows=4, description="tools", style=LABEL_WIDTH,
