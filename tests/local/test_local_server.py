@@ -89,7 +89,7 @@ def test_shared_starts_once_across_threads(monkeypatch):
 
 
 def test_cli_serve_prints_its_url_and_serves():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     process = subprocess.Popen([sys.executable, "-m", "nbmessages", "serve", "--port", "0", "--pace", "0", "--ttft",
                                 "0", "--key", "k"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -14,7 +14,7 @@ import nbmessages
 import nbmessages.local
 
 CANARY = "sk-ant-canary-5f3b9c2e7d41a8"
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from nbmessages.ledger import store as ledger_mod
 from nbmessages.ledger.budget import Budget
 from nbmessages.ledger.store import MIGRATIONS, Ledger, LedgerObserver, get_ledger, migrate, observers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("outcome", "with_message"), [
