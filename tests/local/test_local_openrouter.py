@@ -6,12 +6,12 @@ Real HTTP over loopback, the real client and a real SQLite ledger.
 from __future__ import annotations
 
 import pytest
+from local_fixtures import body, error_of, sse_events, stream
 
 from nbmessages import Client
 from nbmessages.client import errors
 from nbmessages.ledger.store import Ledger
 from nbmessages.local import start
-from tests.local_fixtures import body, error_of, sse_events, stream
 
 MODEL = "anthropic/claude-sonnet-4.5"
 
