@@ -35,7 +35,8 @@ def should_retry(error: APIError) -> bool:
 
 def retry_delay(retries_done: int, headers: httpx.Headers, body_hint: float | None = None) -> float:
     """Seconds to wait: the body's hint (``availability.retry_after``), else retry-after-ms / retry-after, else backoff."""
-    hinted = body_hint if body_hint is not None and body_hint >= 0 else _hinted_delay(headers)
+    usable = body_hint is not None and math.isfinite(body_hint) and body_hint >= 0  # as a header's hint is read
+    hinted = body_hint if usable else _hinted_delay(headers)
     if hinted is not None:
         return min(hinted, MAX_RETRY_WAIT)
     backoff = min(INITIAL_DELAY * 2**retries_done, MAX_BACKOFF)

@@ -116,6 +116,8 @@ def test_retry_after_of_the_body_comes_before_the_header() -> None:
     err = _error(429, CAPACITY, headers={"retry-after": "3"})
     assert retry_delay(0, err.headers, err.availability.retry_after) == 40
     assert retry_delay(0, err.headers) == 3
+    for nonsense in (float("inf"), float("nan"), -1.0):  # read as a header's hint is: the header's value instead
+        assert retry_delay(0, err.headers, nonsense) == 3
 
 
 def test_a_retryable_404_is_sent_again_and_then_succeeds() -> None:
