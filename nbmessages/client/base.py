@@ -21,12 +21,14 @@ from typing_extensions import Self
 from ..request.builder import Request
 from ..request.profiles import Profile
 from ..types import Message, RequestValidationError, redact
+from ..types.openrouter import ResponseCache
 from ..types.rules import COUNT_TOKENS_FIELDS, DEFAULT_API_VERSION, MAX_BODY_BYTES, unsupported_version
 from . import observers as records
 from .cassettes import recording, replay_base_url
 from .config import Settings, resolve
 from .deadlines import CallClock
 from .errors import APIConnectionError, APIError, APITimeoutError
+from .openrouter import Extras
 from .responses import message_from
 from .retries import retry_delay, should_retry
 from .streams import StreamBase
@@ -62,6 +64,11 @@ class BaseClient:
         record: str | Path | None = None,
         replay: str | Path | None = None,
         observers: Sequence[records.Observer] = (),
+        app_url: str | None = None,
+        app_title: str | None = None,
+        app_categories: str | list[str] | None = None,
+        openrouter_cache: bool | int | None = None,
+        openrouter_metadata: bool | None = None,
     ) -> None:
         if (why := unsupported_version(anthropic_version)) is not None:
             raise ValueError(f"anthropic_version: {why}")
@@ -81,11 +88,15 @@ class BaseClient:
             raise ValueError(f"deadline: seconds for a whole call, more than 0, or None (got {deadline!r})")
         self.deadline = deadline
         self.tags = dict(tags or {})
+        self.openrouter_options = Extras.of_client(app_url, app_title, app_categories, openrouter_cache,
+                                                   openrouter_metadata)
         # what copy() starts from: the options as given (the backend is taken resolved, from _settings)
         self._options: dict[str, Any] = {
             "anthropic_version": anthropic_version, "default_headers": self.default_headers, "timeout": self.timeout,
             "max_retries": max_retries, "deadline": deadline, "ledger": ledger, "budget": budget, "tags": self.tags,
-            "log_content": log_content, "record": record, "replay": replay,
+            "log_content": log_content, "record": record, "replay": replay, "app_url": app_url,
+            "app_title": app_title, "app_categories": app_categories, "openrouter_cache": openrouter_cache,
+            "openrouter_metadata": openrouter_metadata,
         }
         self._made = records.make_observers(
             {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
@@ -161,13 +172,14 @@ class BaseClient:
 
     # -- preparing a request
 
-    def _headers(self, stream: bool) -> dict[str, str]:
+    def _headers(self, stream: bool, req: Request | None = None) -> dict[str, str]:
         key = self.api_key.get_secret_value() if self.api_key else None
         headers = {
             "content-type": "application/json",
             "anthropic-version": self.anthropic_version,
             "user-agent": "nbmessages/0.1",
             **self.profile.extra_headers,
+            **self._extras(req).headers(self.profile, message_call=req is not None),
             **self.default_headers,
             **self.profile.auth_headers(key),
         }
@@ -178,31 +190,43 @@ class BaseClient:
             headers["accept"] = "text/event-stream"
         return headers
 
+    def _extras(self, req: Request | None) -> Extras:
+        """The OpenRouter options of a call: its own over the client's."""
+        own = req.call_meta.get("openrouter") if req is not None else None
+        return own.over(self.openrouter_options) if own is not None else self.openrouter_options
+
     def _url(self, path: str) -> str:
         return self._settings.url(path)
 
     def prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
         """The request to send: validated for this backend and version, and let through by every observer."""
-        chat, tags = params.pop("chat", None), params.pop("tags", None)
-        req = Request.of(request, **params)
-        self.profile.check(req, self.anthropic_version)
-        req = req.streamed(stream).mark_call(chat=chat, tags=tags)
+        chat, tags, openrouter = params.pop("chat", None), params.pop("tags", None), Extras.pop_call(params)
+        req = Request.of(request, **params).streamed(stream)
+        self.profile.check(req, self.anthropic_version)  # after streamed(): some plugins do not run on streams
+        req = req.mark_call(chat=chat, tags=tags, openrouter=openrouter)
         for observer in self.observers:
             observer.before_request(req)
         return req
 
     def encode(self, req: Request) -> bytes:
         """The JSON body this backend gets for ``req``; refused before sending past the API's size limit."""
-        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False).encode()
+        # the response cache keys on the body's SHA-256, so equal requests must serialise byte for byte alike
+        canonical = self.profile.response_caching and self._extras(req).caching
+        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False, sort_keys=canonical).encode()
         if len(content) > MAX_BODY_BYTES:
             mb = len(content) / 2**20
             limit = MAX_BODY_BYTES / 2**20
             raise RequestValidationError([("", f"the request body is {mb:.1f} MB; the API takes at most {limit:g} MB")])
         return content
 
-    def build_request(self, method: str, path: str, content: bytes | None = None, stream: bool = False) -> httpx.Request:
-        """An HTTP request to ``path`` under the API's ``/v1``, with this client's headers (and key)."""
-        return httpx.Request(method, self._url(path), content=content, headers=self._headers(stream))
+    def build_request(self, method: str, path: str, content: bytes | None = None, stream: bool = False, *,
+                      req: Request | None = None, params: dict[str, str] | None = None) -> httpx.Request:
+        """An HTTP request to ``path`` under the API's ``/v1``, with this client's headers (and key).
+
+        ``req``: the message call it sends (its per-call OpenRouter headers); ``params``: the URL's query.
+        """
+        return httpx.Request(method, self._url(path), content=content, params=params,
+                             headers=self._headers(stream, req))
 
     def count_body(self, request: Request | dict[str, Any] | None, params: dict[str, Any]) -> bytes:
         """The JSON body of a ``count_tokens`` call: the request checked, then only the fields it takes."""
@@ -228,7 +252,7 @@ class BaseClient:
         """The wait before the next attempt, or raise the error when it is final (or no time is left)."""
         if attempt >= self.max_retries or not should_retry(error):
             raise error
-        delay = retry_delay(attempt, error.headers)
+        delay = retry_delay(attempt, error.headers, error.availability.retry_after if error.availability else None)
         if not clock.may_wait(delay):
             raise error
         clock.waiting(delay)
@@ -260,7 +284,8 @@ class Call:
         self.client, self.req, self.streamed = client, req, streamed
         self.started_at, self.t0 = _now(), time.perf_counter()
         self.clock = client.call_clock()
-        self.http_request = client.build_request("POST", "messages", client.encode(req.streamed(streamed)), streamed)
+        self.http_request = client.build_request(
+            "POST", "messages", client.encode(req.streamed(streamed)), streamed, req=req)
 
     @contextmanager
     def recorded_failure(self) -> Iterator[None]:
@@ -315,6 +340,9 @@ class Call:
         req, client = self.req, self.client
         meta = req.call_meta
         headers = response.headers if response is not None else getattr(error, "headers", httpx.Headers())
+        cache = ResponseCache.from_headers(headers)
+        if message is not None and cache is not None:
+            message.note_response_cache(cache)
         record = records.CallRecord(
             started_at=self.started_at,
             profile=client.profile.name,
@@ -336,6 +364,8 @@ class Call:
             error_message=str(error) if error is not None else None,
             output_counted=output_counted,
             simulated=client.profile.simulated,
+            response_cache=cache.status if cache is not None else None,
+            availability=getattr(getattr(error, "availability", None), "code", None),
         )
         for observer in client.observers:
             try:

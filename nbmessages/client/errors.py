@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ..types import Explained, Message, RequestValidationError
+from ..types.openrouter import Availability, RouterMetadata
 from ..types.redact import scrub, scrub_value
 from ..types.rules import ERROR_TYPES, MAX_BODY_BYTES, error_type_of
 
@@ -28,12 +29,19 @@ class NbmessagesError(Explained, Exception):
 
 
 class APIError(NbmessagesError):
-    """A failed exchange with the API: status, error type, message, request id and response headers."""
+    """A failed exchange with the API: status, error type, message, request id and response headers.
+
+    From OpenRouter also ``canonical_type`` (``error.error_type``, lossless where ``error_type`` is not),
+    ``availability`` (why a model could not be served) and ``router`` (``openrouter_metadata``, when asked).
+    """
 
     title = "API error"
 
     status_code: int | None = None
     error_type: str | None = None
+    canonical_type: str | None = None
+    availability: Availability | None = None
+    router: RouterMetadata | None = None
 
     def __init__(
         self,
@@ -55,6 +63,7 @@ class APIError(NbmessagesError):
         self.request_id = request_id
         self.headers = headers if headers is not None else httpx.Headers()
         self.body = scrub_value(body)
+        self.canonical_type, self.availability, self.router = openrouter_details(self.body)
 
     def __str__(self) -> str:
         parts = [p for p in (str(self.status_code) if self.status_code else None, self.error_type) if p]
@@ -205,6 +214,25 @@ class StreamTimeoutError(IncompleteStreamError, APITimeoutError):
     """A stream that went quiet (no event within the idle limit) or passed its deadline; the answer is partial."""
 
     error_type = "timeout"
+
+
+def openrouter_details(body: Any) -> tuple[str | None, Availability | None, RouterMetadata | None]:
+    """OpenRouter's additions to an error envelope: ``error.error_type``, ``error.availability``, metadata."""
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    canonical = error.get("error_type") if isinstance(error.get("error_type"), str) else None
+    availability = _parsed(Availability, error.get("availability"))
+    router = _parsed(RouterMetadata, body.get("openrouter_metadata") if isinstance(body, dict) else None)
+    return canonical, availability, router
+
+
+def _parsed(model: Any, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return model.model_validate(value)
+    except ValueError:  # a malformed addition must not hide the error itself
+        return None
 
 
 def error_from_response(response: httpx.Response) -> APIStatusError:

@@ -40,6 +40,8 @@ class CallRecord:
     error_message: str | None = None
     output_counted: bool = False  # the output tokens are the client's count: the stream ended before its usage
     simulated: bool = False  # the offline model answered: no real spending
+    response_cache: str | None = None  # OpenRouter's X-OpenRouter-Cache-Status: "HIT" (billed $0) or "MISS"
+    availability: str | None = None  # OpenRouter's availability.code of a failed call
 
 
 class Observer(Protocol):

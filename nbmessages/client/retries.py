@@ -18,19 +18,25 @@ MAX_RETRY_WAIT = 60.0  # a server's retry-after beyond this is capped: a noteboo
 
 
 def should_retry(error: APIError) -> bool:
-    """Retry connection errors, timeouts, 408, 409, 429 and 5xx (529 included); obey x-should-retry."""
+    """Retry connection errors, timeouts, 408, 409, 429 and 5xx (529 included); obey x-should-retry.
+
+    An OpenRouter availability error decides by its own ``retryable`` flag, whatever its status.
+    """
     verdict = error.headers.get("x-should-retry")
     if verdict in ("true", "false"):
         return verdict == "true"
+    if error.availability is not None:
+        return error.availability.retryable
     if isinstance(error, APIConnectionError):
         return True
     status = error.status_code or 0
     return status not in NEVER_RETRIED and (status in (408, 409, 429) or status >= 500)
 
 
-def retry_delay(retries_done: int, headers: httpx.Headers) -> float:
-    """Seconds to wait: the server's retry-after-ms / retry-after when given, else backoff with jitter."""
-    hinted = _hinted_delay(headers)
+def retry_delay(retries_done: int, headers: httpx.Headers, body_hint: float | None = None) -> float:
+    """Seconds to wait: the body's hint (``availability.retry_after``), else retry-after-ms / retry-after, else backoff."""
+    usable = body_hint is not None and math.isfinite(body_hint) and body_hint >= 0  # as a header's hint is read
+    hinted = body_hint if usable else _hinted_delay(headers)
     if hinted is not None:
         return min(hinted, MAX_RETRY_WAIT)
     backoff = min(INITIAL_DELAY * 2**retries_done, MAX_BACKOFF)

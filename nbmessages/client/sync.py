@@ -9,9 +9,11 @@ import httpx
 
 from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
+from ..types.openrouter import Generation, KeyInfo
 from .base import BaseClient, Call
 from .deadlines import CallClock
 from .errors import error_from_response
+from .openrouter import account_data, check_account_api, generation_query
 from .responses import parsed
 from .streams import MessageStream
 
@@ -24,6 +26,7 @@ class Client(BaseClient):
         super().__init__(api_key, base_url, **options)
         self._http = self._recorded(http_client or httpx.Client(timeout=self.timeout))
         self.messages = Messages(self)
+        self.openrouter = OpenRouterAPI(self)
         self.models = Models(self)
 
     def send(self, request: httpx.Request, stream: bool = False,
@@ -123,3 +126,24 @@ class Models:
         c = self._client
         response, _ = c.send(c.build_request("GET", "models"))
         return parsed(response, ModelList).data
+
+
+class OpenRouterAPI:
+    """``client.openrouter``: the key's credits (``key()``) and a generation's record (``generation(id)``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def key(self) -> KeyInfo:
+        """``GET /api/v1/key``: limit, usage and ``limit_remaining`` of the key in use (USD)."""
+        c = self._client
+        check_account_api(c.profile, "key()")
+        response, _ = c.send(c.build_request("GET", "key"))
+        return account_data(response, KeyInfo)
+
+    def generation(self, generation_id: str) -> Generation:
+        """``GET /api/v1/generation?id=…``: the record of one call, its ``total_cost`` included."""
+        c = self._client
+        check_account_api(c.profile, "generation()")
+        response, _ = c.send(c.build_request("GET", "generation", params=generation_query(generation_id)))
+        return account_data(response, Generation)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 CATEGORIES = ("profile", "base_host", "model_requested", "model", "provider", "chat", "outcome",
-              "stop_reason", "service_tier", "cost_source")
+              "stop_reason", "service_tier", "cost_source", "response_cache", "availability")
 INTEGERS = ("status_code", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
             "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests",
             "web_fetch_requests", "retries")
@@ -30,7 +30,7 @@ FLOATS = ("ttft", "duration", "output_tps", "cost_usd")
 # nullable flags; output_counted: the client counted the output tokens (the server sent no final count);
 # simulated: the offline model answered, so its cost is what the call would have cost, not spending
 BOOLEANS = ("streamed", "output_counted", "simulated")
-STRINGS = ("id", "message_id", "request_id", "generation_id", "session_id", "error_message", "tags")
+STRINGS = ("id", "message_id", "request_id", "generation_id", "session_id", "error_message", "tags", "routing")
 TOKEN_KINDS = {"input_tokens": "input (uncached)", "cache_creation_tokens": "cache write",
                "cache_read_tokens": "cache read", "output_tokens": "output"}
 TimeLike = datetime | date | str | None

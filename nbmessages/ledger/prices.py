@@ -19,6 +19,8 @@ from ..types import Usage
 PROVIDER = "provider"
 PRICE_TABLE = "price_table"
 UNKNOWN = "unknown"
+RESPONSE_CACHE = "response_cache"  # an OpenRouter response-cache HIT: billed $0, whatever the tokens say
+GENERATION_LOOKUP = "generation_lookup"  # filled in later from OpenRouter's GET /api/v1/generation
 
 _warned: set[str] = set()
 _warn_lock = threading.Lock()
@@ -29,7 +31,7 @@ class Cost:
     """A call's cost in USD (None when unknown) and where it came from."""
 
     usd: float | None
-    source: str  # "provider" | "price_table" | "unknown"
+    source: str  # "provider" | "price_table" | "response_cache" | "generation_lookup" | "unknown"
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,11 @@ def cost_of(
     model: str,
     provider: str | None = None,
     when: datetime | None = None,
+    response_cache_hit: bool = False,
 ) -> Cost:
-    """The cost of one call: the provider-reported cost if present, else the price table, else unknown."""
+    """The cost of one call: $0 for a response-cache HIT, the provider's cost, else the price table, else unknown."""
+    if response_cache_hit:
+        return Cost(0.0, RESPONSE_CACHE)
     if usage is None:
         return Cost(None, UNKNOWN)
     if usage.cost is not None:

@@ -19,7 +19,7 @@ COLUMNS: tuple[str, ...] = (
     "stop_reason", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
     "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests", "web_fetch_requests",
     "service_tier", "ttft", "duration", "output_tps", "retries", "cost_usd", "cost_source", "tags", "content",
-    "output_counted", "simulated",
+    "output_counted", "simulated", "response_cache", "routing", "availability",
 )
 
 _V1 = """
@@ -58,7 +58,14 @@ ALTER TABLE calls ADD COLUMN output_counted INTEGER;
 ALTER TABLE calls ADD COLUMN simulated INTEGER;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+_V5 = """
+-- OpenRouter: the response cache's verdict (HIT | MISS), the router metadata's headline, an availability code
+ALTER TABLE calls ADD COLUMN response_cache TEXT;
+ALTER TABLE calls ADD COLUMN routing TEXT;
+ALTER TABLE calls ADD COLUMN availability TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 

@@ -58,9 +58,11 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
     model = (msg.model if msg is not None else "") or rec.model_requested
     backend = profile_of(rec.profile, rec.base_host)
     provider_id = backend.price_provider if backend is not None else None
-    cost = prices.cost_of(u, model, provider_id, rec.started_at)
+    hit = rec.response_cache == "HIT"
+    cost = prices.cost_of(u, model, provider_id, rec.started_at, response_cache_hit=hit)
     if cost.usd is None and model != rec.model_requested and cost.source == prices.UNKNOWN and u is not None:
         cost = prices.cost_of(u, rec.model_requested, provider_id, rec.started_at)
+    router = msg.router if msg is not None else None
     split = u.cache_creation if u is not None else None
     tools = u.server_tool_use if u is not None else None
     details = u.output_tokens_details if u is not None else None
@@ -81,6 +83,7 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
         rec.ttft, rec.duration, _output_tps(output, rec.duration, rec.ttft), rec.retries,
         cost.usd, cost.source, json.dumps(all_tags, sort_keys=True, default=str) if all_tags else None,
         _content(rec) if log_content else None, int(rec.output_counted), int(rec.simulated),
+        rec.response_cache, router.headline() if router is not None else None, rec.availability,
     )
 
 
@@ -190,6 +193,17 @@ class Ledger:
     def usage(self, **filters: Any) -> Any:
         """This ledger's calls as a pandas DataFrame (see nbmessages.usage.usage)."""
         return frames.usage(ledger=self, **filters)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock writers of this ledger object hold."""
+        return self._lock
+
+    def fill_costs(self, client: Any, limit: int = 100) -> int:
+        """Fill in from OpenRouter's generation records the cost of calls whose answer carried none."""
+        from .lookup import fill_costs
+
+        return fill_costs(self, client, limit)
 
     def export(self, path: str | os.PathLike[str]) -> int:
         """Write every call to a .csv or .parquet file (timestamps as UTC); returns the row count."""

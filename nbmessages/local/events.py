@@ -13,6 +13,7 @@ from sse_starlette import ServerSentEvent
 from ..types.rules import error_type_of
 from .envelopes import error_body
 from .faults import DEFAULT_AFTER, Fault
+from .openrouter import availability_fault
 from .tokens import chunk_text, count_text
 
 TOKENS_PER_DELTA = 3
@@ -121,6 +122,9 @@ async def _strike(fault: Fault, request_id: str, abort: Callable[[], None]) -> A
     if fault.name == "error_event":
         kind = fault.params.get("type", error_type_of(529))  # as an overloaded API sends it
         yield encode("error", error_body(kind, fault.params.get("message", "Overloaded"), request_id))
+    elif fault.name == "unavailable":  # an availability error after the stream began (OpenRouter)
+        error = availability_fault(fault, fault.params.get("model", ""), None)
+        yield encode("error", error_body(error.error_type, error.message, request_id, error.details))
     elif fault.name == "malformed":
         yield ServerSentEvent(data='{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","te',
                               event="content_block_delta", sep="\n")

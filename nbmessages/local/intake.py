@@ -12,15 +12,18 @@ from . import ids
 from .cache import PromptCache
 from .envelopes import ApiError
 from .faults import FaultPlan
+from .openrouter import Generations, ResponseCache
 from .options import ServerConfig
 
 
 class ServerState:
-    """What the server remembers between requests: prompt cache, fault counts, open streams."""
+    """What the server remembers between requests: prompt cache, fault counts, open streams, OpenRouter's records."""
 
     def __init__(self, config: ServerConfig):
         self.config = config
         self.cache = PromptCache()
+        self.response_cache = ResponseCache()  # OpenRouter's, on /api/v1 only
+        self.generations = Generations(config.credit_limit)
         self.faults = FaultPlan(config.fault, config.fault_rate, config.seed)
         self.active_streams = 0
         self.requests = 0
@@ -33,6 +36,7 @@ class Incoming:
     body: dict[str, Any]
     openrouter: bool
     request_id: str
+    raw: bytes = b""  # the body as sent: OpenRouter's response cache keys on its SHA-256
 
 
 def is_openrouter(path: str) -> bool:
@@ -98,5 +102,5 @@ async def incoming(request: Request) -> Incoming:
     """Auth, size and JSON checks shared by the POST routes."""
     config = state_of(request).config
     check_auth(request, config.key)
-    body = parse_body(await read_body(request, config.max_body_size))
-    return Incoming(body, is_openrouter(request.url.path), body_request_id(request))
+    raw = await read_body(request, config.max_body_size)
+    return Incoming(parse_body(raw), is_openrouter(request.url.path), body_request_id(request), raw)

@@ -27,6 +27,7 @@ class ServerConfig:
     replay: str | Path | None = None
     record: str | Path | None = None
     upstream: str | None = None
+    credit_limit: float | None = None  # the USD limit /api/v1/key reports (None: no limit)
 
     def __post_init__(self) -> None:
         if self.pace < 0 or self.ttft < 0:

@@ -25,8 +25,9 @@ from .checks import api_version, check_count, check_create
 from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
 from .faults import HTTP_FAULTS, Fault
-from .intake import ServerState, body_request_id, check_auth, incoming, is_openrouter, state_of
+from .intake import Incoming, ServerState, body_request_id, check_auth, incoming, is_openrouter, state_of
 from .offline_model import respond
+from .openrouter import availability_fault, metadata_wanted, router_metadata, with_canonical_type
 from .options import ServerConfig
 from .tokens import count_input_tokens
 
@@ -123,20 +124,60 @@ async def create_message(request: Request) -> Response:
     fault = fault_of(request, state, body)
     if fault is not None and fault.name in HTTP_FAULTS:
         raise http_fault(fault)
+    if fault is not None and fault.name == "unavailable":
+        fault = _availability(request, body, fault)
     if fault is not None and fault.name == "slow_start":
         await wait_unless_gone(request, fault.number("seconds", state.config.slow_start))
-    message = build_message(state, body, openrouter)
+    message, headers = _answer(request, state, got, fault) if openrouter else (build_message(state, body, False), {})
     if body.get("stream"):
         if fault is not None and fault.name == "stall" and "seconds" not in fault.params:
             fault = Fault(fault.name, {**fault.params, "seconds": str(state.config.stall_cap)}, fault.spec)
-        stream = paced_stream(message_events(message), pace, fault, request_id=got.request_id,
+        stream = paced_stream(_events(message), pace, fault, request_id=got.request_id,
                               abort=request.scope["state"]["abort"],
                               comment="OPENROUTER PROCESSING" if openrouter else None)
-        return EventSourceResponse(_counted(state, stream), ping=0, sep="\n")
-    return await _whole_message(request, message, pace, fault)
+        return EventSourceResponse(_counted(state, stream), ping=0, sep="\n", headers=headers)
+    return await _whole_message(request, message, pace, fault, headers)
 
 
-async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, fault: Fault | None) -> Response:
+def _availability(request: Request, body: dict[str, Any], fault: Fault) -> Fault:
+    """An ``unavailable`` fault: an HTTP availability error, or (``after=N`` on a stream) one mid-stream."""
+    if body.get("stream") and "after" in fault.params:
+        return Fault(fault.name, {**fault.params, "model": str(body["model"])}, fault.spec)
+    router = router_metadata(body, provider_name(str(body["model"])), served=False)
+    raise availability_fault(fault, str(body["model"]), router if metadata_wanted(request.headers) else None)
+
+
+def _answer(request: Request, state: ServerState, got: Incoming, fault: Fault | None
+            ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The answer on /api/v1: from the response cache when it holds one, else made (and cached when asked)."""
+    body = got.body
+    found = state.response_cache.lookup(request.headers, got.raw, body, request.url.path)
+    if found is not None and found.entry is not None:
+        message = state.response_cache.hit_message(found.entry)
+        state.generations.add(got.request_id, message, streamed=bool(body.get("stream")),
+                              cache_source=found.entry.source_id)
+        return message, state.response_cache.headers(found)
+    message = build_message(state, body, True)
+    state.generations.add(got.request_id, message, streamed=bool(body.get("stream")))
+    if found is not None and (fault is None or fault.name == "slow_start"):  # only whole answers are cached
+        state.response_cache.store(found, message, got.request_id)
+    if metadata_wanted(request.headers):
+        message["openrouter_metadata"] = router_metadata(body, message["provider"])
+    return message, state.response_cache.headers(found) if found is not None else {}
+
+
+def _events(message: dict[str, Any]) -> list[Any]:
+    """The stream of ``message``; OpenRouter's metadata rides on the terminal ``message_stop``, as documented."""
+    meta = message.pop("openrouter_metadata", None)
+    events = message_events(message)
+    if meta is not None:
+        name, data, tokens = events[-1]
+        events[-1] = (name, {**data, "openrouter_metadata": meta}, tokens)
+    return events
+
+
+async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, fault: Fault | None,
+                         headers: dict[str, str] | None = None) -> Response:
     """A non-streaming answer after ttft plus the output's time at pace; stream faults have plain equivalents."""
     if not await wait_unless_gone(request, pace.ttft + pace.delay(message["usage"]["output_tokens"])):
         return Response(status_code=499)
@@ -153,7 +194,7 @@ async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, 
     if name == "stall" and fault is not None:
         await wait_unless_gone(request, fault.number("seconds", state_of(request).config.stall_cap))
         raise ApiError(504, "the request stalled and timed out (nbmessages fault injection)")
-    return JSONResponse(message)
+    return JSONResponse(message, headers=headers)
 
 
 async def count_tokens(request: Request) -> Response:
@@ -176,8 +217,22 @@ async def list_models(request: Request) -> Response:
     return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
 
 
+async def key_info(request: Request) -> Response:
+    """``GET /api/v1/key``: the key's limit and what this server billed (OpenRouter's credits)."""
+    check_auth(request, state_of(request).config.key)
+    return JSONResponse(state_of(request).generations.key())
+
+
+async def generation(request: Request) -> Response:
+    """``GET /api/v1/generation?id=gen-…``: one answered call's record, its total_cost included."""
+    check_auth(request, state_of(request).config.key)
+    return JSONResponse(state_of(request).generations.get(request.query_params.get("id")))
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if is_openrouter(request.url.path):
+        exc = with_canonical_type(exc)
     return error_response(exc, body_request_id(request))
 
 
@@ -207,6 +262,9 @@ def api_routes(handlers: dict[str, Callable[[Request], Awaitable[Response]]]) ->
             Route(f"{prefix}/messages/count_tokens", handlers["count"], methods=["POST"]),
             Route(f"{prefix}/models", handlers["models"], methods=["GET"]),
         ]
+    if "key" in handlers:
+        routes += [Route("/api/v1/key", handlers["key"], methods=["GET"]),
+                   Route("/api/v1/generation", handlers["generation"], methods=["GET"])]
     return routes
 
 
@@ -217,7 +275,8 @@ def create_app(config: ServerConfig) -> LocalApp:
 
         routes = proxy_routes(config)
     else:
-        routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models})
+        routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models,
+                             "key": key_info, "generation": generation})
     handlers = {ApiError: _api_error, HTTPException: _http_error, Exception: _crash}
     app = Starlette(routes=routes, exception_handlers=handlers)
     state = ServerState(config)

@@ -61,12 +61,12 @@ class Request(MessageCreateParams):
 
     @property
     def call_meta(self) -> dict[str, Any]:
-        """What the call's record notes beside this request, never sent: ``chat`` and ``tags``."""
+        """What the call notes beside this request, never sent: ``chat``, ``tags`` and per-call options (``openrouter``)."""
         return self._call_meta
 
-    def mark_call(self, chat: str | None = None, tags: dict[str, str] | None = None) -> Request:
-        """Note the chat name and tags to record with this request's call (never sent); returns the request."""
-        self._call_meta = {"chat": chat, "tags": tags}
+    def mark_call(self, chat: str | None = None, tags: dict[str, str] | None = None, **more: Any) -> Request:
+        """Note the chat name, tags and other facts of this request's call (never sent); returns the request."""
+        self._call_meta = {"chat": chat, "tags": tags, **more}
         return self
 
     def streamed(self, stream: bool = True) -> Request:

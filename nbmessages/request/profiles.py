@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..types import KNOWN_PLUGINS, MessageCreateParams, RequestValidationError
+from ..types import MessageCreateParams, RequestValidationError
+from ..types.plugins import plugin_notes
 from ..types.rules import (
     ANTHROPIC_ONLY_FIELDS,
     ANTHROPIC_SERVICE_TIERS,
@@ -37,6 +38,12 @@ class Profile:
     key_prefix: str | None = None  # the prefix that marks this backend's keys
     price_provider: str | None = None  # genai-prices provider id of its bills; None: guess from the model
     provider_label: str | None = None  # who answers, when the response does not say (a single-vendor API)
+    simulated: bool = False  # the offline model answers: calls cost nothing real
+    # OpenRouter's extensions, one capability each (sent only where True; see client/openrouter.py)
+    app_attribution: bool = False  # HTTP-Referer, X-OpenRouter-Title, X-OpenRouter-Categories
+    response_caching: bool = False  # X-OpenRouter-Cache, -TTL, -Clear; HITs are free
+    router_metadata: bool = False  # X-OpenRouter-Metadata: enabled → openrouter_metadata
+    account_api: bool = False  # GET /v1/key and /v1/generation under the base URL
 
     def serves(self, base_url: str) -> bool:
         """Whether ``base_url`` is this backend, by its host or its base path."""
@@ -45,7 +52,6 @@ class Profile:
         if any(host == h or host.endswith("." + h) for h in self.hosts):
             return True
         return self.base_path is not None and parts.path.rstrip("/").endswith(self.base_path)
-    simulated: bool = False  # the offline model answers: calls cost nothing real
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         """The headers that carry the key."""
@@ -68,9 +74,10 @@ class Profile:
             )
         if self.applies_version_rules and version in RESTRICTED_VERSIONS:
             problems += version_problems(version, _version_relevant(params))
-        for i, plugin in enumerate(params.plugins or ()):
-            if plugin.id not in KNOWN_PLUGINS:
-                warnings.warn(f"plugins[{i}].id: {plugin.id!r} is not a plugin nbmessages knows", stacklevel=4)
+        if params.plugins and "plugins" not in self.fields_dropped:
+            has_schema = params.output_config is not None and params.output_config.format is not None
+            for key, note in plugin_notes(params.plugins, bool(params.stream), has_schema):
+                _note_once(self.name, key, note)
         if problems:
             raise RequestValidationError(problems)
 
@@ -97,6 +104,12 @@ def _warn_once(profile: str, name: str) -> None:
     warnings.warn(
         f"{name!r} is {other}-only: not sent to the {profile!r} profile (warned once)", UserWarning, stacklevel=5
     )
+
+
+def _note_once(profile: str, key: str, note: str) -> None:
+    if (profile, key) not in _warned:
+        _warned.add((profile, key))
+        warnings.warn(f"{note} (warned once)", UserWarning, stacklevel=5)
 
 
 def _version_relevant(params: MessageCreateParams) -> dict[str, Any]:
@@ -130,6 +143,10 @@ OPENROUTER = Profile(
     base_path="/api",
     key_prefix="sk-or-",
     price_provider="openrouter",
+    app_attribution=True,
+    response_caching=True,
+    router_metadata=True,
+    account_api=True,
 )
 # the embedded server's /v1 answers like Anthropic's API, so it gets Anthropic's field rules
 LOCAL = Profile(

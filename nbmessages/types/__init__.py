@@ -5,7 +5,8 @@ from .blocks import CacheControl, ContentBlock, TextBlock, ThinkingBlock, ToolUs
 from .events import EVENT_TYPES, StreamEvent, parse_event
 from .explained import Explained
 from .message import ErrorObject, ErrorResponse, Message, ModelInfo, ModelList, TokenCount, Usage
-from .params import KNOWN_PLUGINS, MAX_ID_LENGTH, MessageCreateParams, MessageParam
+from .params import MAX_ID_LENGTH, MessageCreateParams, MessageParam
+from .plugins import KNOWN_PLUGINS
 from .rules import ANTHROPIC_ONLY_FIELDS, OPENROUTER_ONLY_FIELDS, SAMPLING_FIELDS
 from .validation import RequestValidationError, validate_params
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._base import OpenParamModel, ParamModel, tagged
 from .blocks import CacheControl, ContentBlockParam, TextBlockParam
+from .plugins import check_plugin
 
 MAX_ID_LENGTH = 128
 """Longest ``user`` / ``session_id`` accepted (the seed's limit; OpenRouter itself now takes 256)."""
@@ -208,7 +209,7 @@ Quantization = Literal[
 
 
 class ProviderPreferences(ParamModel):
-    """OpenRouter provider routing: every documented key."""
+    """OpenRouter provider routing: exactly the published schema's keys (it forbids any other)."""
 
     order: list[str] | None = None
     only: list[str] | None = None
@@ -223,21 +224,19 @@ class ProviderPreferences(ParamModel):
     max_price: MaxPrice | None = None
     preferred_max_latency: float | Percentiles | None = None
     preferred_min_throughput: float | Percentiles | None = None
-    options: dict[str, dict[str, Any]] | None = None
-
-
-KNOWN_PLUGINS = (
-    "web", "web-fetch", "file-parser", "response-healing", "context-compression", "moderation",
-    "auto-router", "auto-beta-router", "pareto-router", "fusion", "switchyard-router", "jev-router",
-    "alignment", "armor",
-)
 
 
 class Plugin(OpenParamModel):
-    """An OpenRouter plugin: ``{"id": ..., **settings}`` (the list of ids is open)."""
+    """An OpenRouter plugin: ``{"id": ..., **settings}``, checked against the documented ids and fields."""
 
     id: str = Field(min_length=1)
     enabled: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _documented(cls, value: Any) -> Any:
+        check_plugin(value)
+        return value
 
 
 class Trace(OpenParamModel):

@@ -17,6 +17,7 @@ from .explained import Explained
 from .params import (
     MAX_CACHE_BREAKPOINTS,
     MessageCreateParams,
+    ProviderPreferences,
 )
 
 Problem = tuple[str, str]
@@ -121,6 +122,11 @@ def _unknown_field_message(path: str, data: Any) -> str:
         hint = difflib.get_close_matches(name, allowed, n=1)
         did_you = f"; did you mean {hint[0]!r}?" if hint else ""
         return f"unknown field{did_you} Send fields the API documents later through extra_body."
+    if path.startswith("provider.") and path.count(".") == 1:  # OpenRouter's schema forbids any other key
+        allowed = _field_names(ProviderPreferences.model_fields)
+        hint = difflib.get_close_matches(name, allowed, n=1)
+        did_you = f"did you mean {hint[0]!r}? " if hint else ""
+        return f"not in OpenRouter's published provider preferences; {did_you}allowed: {', '.join(allowed)}"
     return "unknown field (not part of this object's schema)"
 
 

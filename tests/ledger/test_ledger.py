@@ -229,5 +229,19 @@ def test_version_4_adds_the_output_counted_and_simulated_flags(tmp_path) -> None
     conn.execute("INSERT INTO calls (id, ts, outcome) VALUES ('old', 1, 'ok')")
     conn.close()
     led = Ledger(path)
-    assert led.schema_version == 4
+    assert led.schema_version == len(MIGRATIONS)
     assert {k: led.rows()[0][k] for k in ("output_counted", "simulated")} == {"output_counted": None, "simulated": None}
+
+
+def test_version_5_adds_the_openrouter_columns_after_version_4(tmp_path) -> None:
+    path = tmp_path / "v4.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:4])
+    conn.execute("INSERT INTO calls (id, ts, outcome, simulated) VALUES ('old', 1, 'ok', 0)")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == 5 == len(MIGRATIONS)
+    row = led.rows()[0]
+    assert row["simulated"] == 0
+    assert {k: row[k] for k in ("response_cache", "routing", "availability")} == dict.fromkeys(
+        ("response_cache", "routing", "availability"))

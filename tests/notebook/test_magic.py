@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -437,3 +438,36 @@ def test_register_if_running(ip):
     register_if_running()  # idempotent; the shell is running, so Messages render as Markdown
     message = nbmessages.Message.model_validate({"content": [{"type": "text", "text": "hi $5 or $7"}]})
     assert "hi <span>&#36;</span>5 or" in ip.display_formatter.format(message)[0]["text/markdown"]
+
+
+# -- OpenRouter on the embedded server's /api/v1
+
+
+def test_openrouter_cache_credits_and_metadata(ip, server):
+    run(ip, f"%nbmessages base_url {server.base_url}/api")
+    run(ip, "%nbmessages model anthropic/claude-haiku-4.5")
+    first = run(ip, "%message --new --openrouter-cache 120 What is cached")
+    assert "response cache HIT" not in first.markdown
+    again = run(ip, "%message --new --openrouter-cache 120 What is cached")
+    assert "response cache HIT (free)" in again.markdown and "$0.0000" in again.markdown
+    assert "--openrouter-cache" in run(ip, "%message --help").stdout
+    assert "TTL in seconds" in run(ip, "%message --openrouter-cache forever Hi").markdown
+    credits = run(ip, "%nbmessages credits")
+    assert "| limit | no limit |" in credits.markdown and "| used | <span>&#36;</span>0.0" in credits.markdown
+    assert re.search(r"used +\$0\.0\d+", credits.shown[-1]["text/plain"])  # money, to four decimals
+    assert "router_metadata: on" in run(ip, "%nbmessages router_metadata on").stdout
+    routed = run(ip, "%message --new Who served this")
+    assert "<details><summary>Routing: served by Anthropic" in routed.markdown
+
+
+def test_an_availability_error_box_offers_fallback_models(ip, server):
+    run(ip, f"%nbmessages base_url {server.base_url}/api")
+    run(ip, "%nbmessages header x-nbmessages-fault unavailable;code=model_deprecated;fallback=anthropic/claude-haiku-4.5")
+    cell = run(ip, "%message --new Hello")
+    assert "availability: `model_deprecated` (not retryable)" in cell.markdown
+    assert "`--models anthropic/claude-haiku-4.5`" in cell.markdown
+
+
+def test_credits_on_a_profile_without_them_is_a_clear_error(ip):
+    cell = run(ip, "%nbmessages credits")
+    assert "has no such endpoint" in cell.markdown and "Traceback" not in cell.stdout + cell.stderr

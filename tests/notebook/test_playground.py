@@ -643,3 +643,14 @@ def test_a_playground_from_a_client_keeps_its_version_ledger_and_budget(server: 
         assert len(Ledger(path).rows()) == 1 and len([u for m, u, _ in spy.seen if m == "POST"]) == len(sent)
     finally:
         spy.close()
+
+
+def test_an_availability_error_box_shows_the_code_and_the_fallback_models(server: Any) -> None:
+    fault = "unavailable;code=free_variant_ended;fallback=anthropic/claude-haiku-4.5"
+    client = nbmessages.Client(base_url=server.base_url + "/api", default_headers={"x-nbmessages-fault": fault},
+                               max_retries=0)
+    pg = Playground(client=client, namespace=NAMESPACE)
+    ask(pg, "Hi")
+    assert isinstance(pg.last_error, nbmessages.NotFoundError)
+    html = pg.columns[0].html
+    assert "free_variant_ended" in html and "--models anthropic/claude-haiku-4.5" in html

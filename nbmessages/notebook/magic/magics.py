@@ -62,6 +62,7 @@ class MessageMagics(Magics):
     @argument("--max-rounds", type=int, default=DEFAULT_MAX_ITERATIONS,
               help="the tool loop's guard: at most this many requests")
     @argument("--attach", action="append", metavar="PATH_OR_VAR", help="attach an image or PDF (repeatable)")
+    @argument("--openrouter-cache", metavar="on|off|TTL", help="OpenRouter: response cache for this call (TTL in s)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
     @argument("--raw", action="store_true", help="also show the JSON exchange: request bodies and responses")
     @argument("-o", "--out", metavar="NAME", help="store the final Message (with --schema: the parsed object)")
@@ -130,7 +131,7 @@ class MessageMagics(Magics):
             return None
         s.plans[name] = plan
         outcome = LiveCall(client, request, stream=plan.stream, chat=name,
-                           max_rounds=plan.max_rounds, hint=magic_hint).run()
+                           max_rounds=plan.max_rounds, hint=magic_hint, call_options=plan.call_options).run()
         if outcome.ok and outcome.loop is not None:
             chat.turns[:] = [*history, {"role": "user", "content": plan.content}, *outcome.loop.turns]
         s.current_chat, s.last_message = name, outcome.final
@@ -147,7 +148,7 @@ class MessageMagics(Magics):
         params = opts.request_params(args, ns, s.model, s.max_tokens)
         return opts.Plan(params, content, chat, profile=args.profile, stream=not args.no_stream, raw=args.raw,
                          out=args.out, schema=params.get("output_format"), max_rounds=args.max_rounds,
-                         warnings=warnings)
+                         warnings=warnings, call_options=opts.call_options(args))
 
     def _retry(self, args: Any, name: str, chat: Chat) -> tuple[opts.Plan, list[Any]]:
         plan = session().plans.get(name)

@@ -28,6 +28,7 @@ class Session:
     budget: float | None = None
     max_retries: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    openrouter: dict[str, Any] = field(default_factory=dict)  # OpenRouter client options (cache, metadata)
     chats: dict[str, Chat] = field(default_factory=dict)
     current_chat: str = DEFAULT_CHAT
     plans: dict[str, Any] = field(default_factory=dict)  # the last call plan of each chat, for --retry
@@ -59,6 +60,7 @@ class Session:
             options["budget"] = self.budget
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
+        options.update(self.openrouter)  # %nbmessages openrouter_cache / router_metadata
         return options
 
     def use_client(self, client: Client | None) -> None:

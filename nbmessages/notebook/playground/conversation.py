@@ -68,7 +68,9 @@ class Exchange:
         if self.ttft is None:
             self.ttft = ttft
         self.usage = add_usage(self.usage, message.usage)
-        self.cost = add_cost(self.cost, price(message.usage, message.model or self.model, self.profile, self.host))
+        hit = message.response_cache is not None and message.response_cache.hit
+        self.cost = add_cost(self.cost, price(message.usage, message.model or self.model, self.profile, self.host,
+                                              cache_hit=hit))
 
     def parts(self) -> list[Any]:
         """What the renderer draws, in order: the steps, then the partial message."""
@@ -82,6 +84,7 @@ class Exchange:
             model=None if self.parts() else self.model or None, provider=provider, usage=self.usage,
             cost=self.cost, ttft=self.ttft, duration=self.duration, max_tokens=self.max_tokens,
             streaming=streaming, interrupted=self.interrupted, error=self.error, notes=list(self.notes),
+            response_cache=message.response_cache if message is not None else None,
         )
 
     def history(self) -> list[Any]:

@@ -11,6 +11,7 @@ from ...types import Message, RequestValidationError, Usage
 from ...types._base import WireModel
 from ...types.redact import scrub
 from .markdown import escape_dollars
+from .openrouter import availability_lines, router_of
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Status:
     error: BaseException | None = None
     error_hint: str | None = None  # a front end's own hint, after the error's
     notes: list[str] = field(default_factory=list)
+    routing: Any = None  # OpenRouter's router metadata (RouterMetadata), shown folded under the answer
+    response_cache: Any = None  # OpenRouter's response-cache facts (ResponseCache) of the last call
 
     def merged(self, message: dict[str, Any] | None) -> Status:
         """This status with gaps filled from a raw message dict (model, stop reason, usage, provider)."""
@@ -46,6 +49,7 @@ class Status:
             "stop_sequence": message.get("stop_sequence"),
             "stop_details": details.to_dict() if isinstance(details, WireModel) else details,
             "usage": Usage.model_validate(usage) if isinstance(usage, dict) else usage,
+            "routing": router_of(message),
         }
         return replace(self, **{k: v for k, v in found.items() if getattr(self, k) is None and v is not None})
 
@@ -57,8 +61,11 @@ class Status:
 STATUS_FIELDS = tuple(f.name for f in fields(Status))
 
 
-def price(usage: Usage | None, model: str | None, profile: str | None = None, host: str | None = None) -> float | None:
+def price(usage: Usage | None, model: str | None, profile: str | None = None, host: str | None = None,
+          cache_hit: bool = False) -> float | None:
     """The USD cost of a call from the ledger's price function, or None when unknown or unavailable."""
+    if cache_hit:
+        return 0.0  # OpenRouter bills a response-cache HIT nothing
     if usage is None or not model:
         return None
     try:
@@ -109,6 +116,8 @@ def footer_parts(s: Status) -> list[str]:
             f"in {u.input_tokens or 0} · out {u.output_tokens or 0} · cache read {u.cache_read_input_tokens or 0}"
             f" · cache write {u.cache_creation_input_tokens or 0}"
         )
+    if s.response_cache is not None and s.response_cache.hit:
+        parts.append("response cache HIT (free)")
     if s.cost is not None:
         parts.append(usd(s.cost, 4) if s.cost < 0.01 else usd(s.cost))
     if s.ttft is not None:
@@ -161,6 +170,7 @@ def error_lines(error: BaseException, *, title: str | None = None, hint: str | N
         lines = [f"{path or '(request)'}: {msg}" for path, msg in error.problems]
     else:
         lines = [str(getattr(error, "message", None) or error) or name]
+    lines += availability_lines(error)
     if request_id := getattr(error, "request_id", None):
         lines.append(f"request id {request_id}")
     lines += [h for h in (getattr(error, "hint", None), hint) if h]
