@@ -351,13 +351,13 @@ def test_validation_error_is_shown_before_sending(ip, server):
 
 
 def test_budget_refuses_calls_past_the_limit(ip):
-    run(ip, "%nbmessages budget 0.000001")
+    run(ip, "%nbmessages budget 0.016")  # room for one call's worst case (1024 tokens out at $15/M), not two
     first = run(ip, "%message --new Hello")
     assert "⚠" not in first.markdown
     second = run(ip, "%message Hello again")
     assert "Budget exceeded" in second.markdown
     status = run(ip, "%nbmessages")
-    assert "$0.00 (spent $0.0" in status.markdown
+    assert "$0.02 (spent $0.00" in status.markdown
 
 
 # -- interrupt

@@ -77,7 +77,8 @@ class BaseClient:
         self.deadline = deadline
         self.tags = dict(tags or {})
         self.observers = records.make_observers(
-            {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
+            {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content,
+             "profile": self.profile.name, "base_host": self._settings.base_host}
         )
 
     @property

@@ -363,5 +363,5 @@ def observers(options: dict[str, Any]) -> list[Observer]:
     if isinstance(budget, Budget):
         result.append(budget)
     elif budget is not None:
-        result.append(Budget(float(budget)))
+        result.append(Budget(float(budget), prices.provider_id(options.get("profile"), options.get("base_host"))))
     return result
