@@ -85,11 +85,14 @@ class AsyncMessages:
         if c._should_stream(req):
             async with self._stream(req) as stream:
                 return await stream.get_final_message()
-        call = Call(c, req)
+        call, clock = Call(c, req), c._clock()
         try:
-            response, retries = await c._send(c._http_request("messages", c._body(req), stream=False))
+            response, retries = await c._send(c._http_request("messages", c._body(req), stream=False), clock=clock)
         except APIError as error:
             call.failed(error)
+            raise
+        except BaseException:  # an interrupt mid-call or mid-backoff still gets its row
+            call.interrupted(clock)
             raise
         return call.succeeded(response, retries)
 
@@ -108,6 +111,9 @@ class AsyncMessages:
                 return await c._send(c._http_request("messages", body, stream=True), stream=True, clock=clock)
             except APIError as error:
                 call.failed(error)
+                raise
+            except BaseException:
+                call.interrupted(clock)
                 raise
 
         return AsyncMessageStream(opener, c._finish_stream(req, call.started_at), call.t0, clock)

@@ -283,6 +283,11 @@ class Call:
                             streamed=self.streamed, duration=time.perf_counter() - self.t0,
                             retries=getattr(error, "retries", 0))
 
+    def interrupted(self, clock: CallClock | None = None) -> None:
+        """Record a call stopped before its answer (KeyboardInterrupt, a cancelled task), mid-backoff included."""
+        self.client._record(self.req, self.started_at, "interrupted", streamed=self.streamed,
+                            duration=time.perf_counter() - self.t0, retries=clock.retries if clock else 0)
+
     def succeeded(self, response: httpx.Response, retries: int) -> Message:
         """The message of a whole (non-streamed) answer, recorded (a body that is no Message, as a failure)."""
         try:

@@ -89,11 +89,14 @@ class Messages:
         if c._should_stream(req):
             with self._stream(req) as stream:
                 return stream.get_final_message()
-        call = Call(c, req)
+        call, clock = Call(c, req), c._clock()
         try:
-            response, retries = c._send(c._http_request("messages", c._body(req), stream=False))
+            response, retries = c._send(c._http_request("messages", c._body(req), stream=False), clock=clock)
         except APIError as error:
             call.failed(error)
+            raise
+        except BaseException:  # an interrupt mid-call or mid-backoff still gets its row
+            call.interrupted(clock)
             raise
         return call.succeeded(response, retries)
 
@@ -112,6 +115,9 @@ class Messages:
                 return c._send(c._http_request("messages", body, stream=True), stream=True, clock=clock)
             except APIError as error:
                 call.failed(error)
+                raise
+            except BaseException:
+                call.interrupted(clock)
                 raise
 
         return MessageStream(opener, c._finish_stream(req, call.started_at), call.t0, clock)

@@ -21,7 +21,7 @@ from typing import Any
 from ..client.observers import CallRecord, Observer
 from ..types import Message
 from ..types.redact import scrub, scrub_value
-from . import prices
+from . import prices, recovery
 
 MEMORY = ":memory:"
 ENV_VAR = "NBMESSAGES_LEDGER"
@@ -140,6 +140,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
+        self.read_uri: str | None = None  # how readers open the file when it may not be written
         _live.add(self)
 
     def __del__(self) -> None:
@@ -163,17 +164,42 @@ class Ledger:
         return conn
 
     def _open(self) -> sqlite3.Connection:
-        """Open, configure and migrate the database."""
-        if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        """Open, configure and migrate the database; a damaged file is moved aside, a read-only one read."""
+        if self.path == MEMORY:
+            return self._connect()
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if not recovery.writable(self.path) and Path(self.path).exists():
+            return self._connect_read_only()
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            if recovery.is_read_only(exc, self.path):
+                return self._connect_read_only()
+            if not recovery.is_corrupt(exc):
+                raise
+            recovery.move_aside(self.path, exc)
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.path != MEMORY:
+                _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses no commit
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A ledger in a place that may not be written: read it as it is (recording then fails, warned)."""
+        self.read_uri = recovery.read_only_uri(self.path)
+        conn = sqlite3.connect(self.read_uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if self.path != MEMORY:
-            _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses no commit
-        migrate(conn)
         return conn
 
     @property
@@ -197,7 +223,14 @@ class Ledger:
         row = row_of(record, tags, log_content)
         conn = self.connection
         with self._lock:
-            conn.execute(_INSERT, row)  # autocommit: one transaction per record
+            try:
+                conn.execute(_INSERT, row)  # autocommit: one transaction per record
+            except sqlite3.DatabaseError as exc:  # damaged since it was opened: set aside, record in a new file
+                if not recovery.is_corrupt(exc) or self.path == MEMORY:
+                    raise
+                self.close()
+                recovery.move_aside(self.path, exc)
+                self.connection.execute(_INSERT, row)
         return row[0]
 
     def insert_rows(self, rows: Iterable[Sequence[Any]], columns: Sequence[str] = COLUMNS) -> int:
