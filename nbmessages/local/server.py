@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +25,7 @@ from .cache import PromptCache
 from .checks import api_version, check_count, check_create
 from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
-from .faults import HTTP_FAULTS, Fault, FaultPlan
+from .faults import HTTP_FAULTS, STREAM_FAULTS, Fault, FaultPlan
 from .offline_model import respond
 from .options import ServerConfig
 from .tokens import count_input_tokens
@@ -99,6 +99,31 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+MAX_DEPTH = 200  # nesting levels of JSON a request may use; deeper is refused before anything recurses on it
+
+
+def body_problem(body: Any) -> str | None:
+    """What makes a parsed body unusable though it is JSON: nesting too deep, or a lone surrogate in a string."""
+    stack, path = [(body, "", 1)], ""
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            shown = path if len(path) <= 80 else f"{path[:60]}…{path[-20:]}"
+            return f"{shown or 'the body'} is nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, dict):
+            stack += [(v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items()]
+            stack += [(k, f"{path}.{k}" if path else str(k), depth + 1) for k in value]  # keys are strings too
+        elif isinstance(value, list):
+            stack += [(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return (f"{path or 'a string'} holds a lone surrogate ({value[exc.start]!r} at character {exc.start}):"
+                        " send valid Unicode")
+    return None
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -113,6 +138,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object, not a JSON {type(body).__name__}")
+    problem = body_problem(body)
+    if problem:
+        raise ApiError(400, f"request body: {problem}")
     return body
 
 
@@ -145,8 +173,9 @@ def pace_of(request: Request, config: ServerConfig) -> Pace:
 
 def fault_of(request: Request, state: ServerState, body: dict[str, Any]) -> Fault | None:
     """The fault this request gets, from ``x-nbmessages-fault`` or the server's policy."""
+    body_key = ids.body_hash(body)  # outside the try: only the header's own problems are blamed on it
     try:
-        return state.faults.choose(request.headers.get("x-nbmessages-fault"), ids.body_hash(body))
+        return state.faults.choose(request.headers.get("x-nbmessages-fault"), body_key)
     except ValueError as exc:
         raise ApiError(400, f"x-nbmessages-fault: {exc}") from None
 
@@ -215,7 +244,8 @@ async def create_message(request: Request) -> Response:
     if body.get("stream"):
         if fault is not None and fault.name == "stall" and "seconds" not in fault.params:
             fault = Fault(fault.name, {**fault.params, "seconds": str(state.config.stall_cap)}, fault.spec)
-        stream = paced_stream(message_events(message), pace, fault, request_id=got.request_id,
+        mid_stream = fault if fault is not None and fault.name in STREAM_FAULTS else None
+        stream = paced_stream(message_events(message), pace, mid_stream, request_id=got.request_id,
                               abort=request.scope["state"]["abort"],
                               comment="OPENROUTER PROCESSING" if openrouter else None)
         return EventSourceResponse(_counted(state, stream), ping=0, sep="\n")
@@ -279,6 +309,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(error, body_request_id(request))
 
 
+async def _gone(request: Request, exc: Exception) -> Response:
+    logger.info("client disconnected before its request arrived: %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
     logger.exception("internal error in the local server", exc_info=exc)
     return error_response(ApiError(500, "internal server error"), body_request_id(request))
@@ -304,7 +339,7 @@ def create_app(config: ServerConfig) -> LocalApp:
         routes = proxy_routes(config)
     else:
         routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models})
-    handlers = {ApiError: _api_error, HTTPException: _http_error, Exception: _crash}
+    handlers = {ApiError: _api_error, HTTPException: _http_error, ClientDisconnect: _gone, Exception: _crash}
     app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
     state = ServerState(config)
     app.state.local = state
