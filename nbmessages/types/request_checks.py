@@ -132,7 +132,7 @@ def _schema_problem(path: str, schema: dict[str, Any]) -> Iterator[Problem]:
 
 @lru_cache(maxsize=256)
 def _check_schema(text: str) -> tuple[str, str] | None:
-    from jsonschema import SchemaError, validators  # loaded only when a request carries a schema
+    from jsonschema import SchemaError, validators  # type: ignore[import-untyped]  # loaded only when needed
 
     schema = json.loads(text)
     try:
