@@ -341,3 +341,17 @@ def test_usage_reads_a_ledger_in_a_read_only_place(tmp_path) -> None:
     finally:
         os.chmod(folder, 0o755)
         shutil.rmtree(folder)
+
+
+def test_an_interrupt_while_a_stream_waits_to_retry_writes_the_row(server, tmp_path) -> None:
+    from nbmessages import Client
+
+    ledger = Ledger(tmp_path / "u.sqlite")
+    c = Client(base_url=server.base_url, ledger=ledger, max_retries=2,
+               default_headers={"x-nbmessages-fault": "overloaded;retry_after=30"})
+    _interrupt_after(0.5)
+    with pytest.raises(KeyboardInterrupt), c.messages.stream(model="claude-sonnet-4-5", max_tokens=20,
+                                                             messages="hi") as s:
+        s.get_final_message()
+    (row,) = ledger.rows()
+    assert (row["outcome"], row["streamed"], row["retries"]) == ("interrupted", 1, 1)
