@@ -7,6 +7,7 @@ from typing import Any
 
 from ...client.config import environment_fingerprint
 from ...client.sync import Client
+from ...ledger.budget import Budget
 from ..chat import Chat
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -31,6 +32,7 @@ class Session:
     last_message: Any = None
     _clients: dict[str | None, Client] = field(default_factory=dict)
     _pinned: Client | None = None
+    _budget: Budget | None = None  # shared by the session's clients
     _environment: str = ""  # the configuration variables the clients were made under (a digest)
 
     def client(self, profile: str | None = None) -> Client:
@@ -43,8 +45,8 @@ class Session:
             self._environment = environment_fingerprint()
         if key not in self._clients:
             options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
-            if self.budget is not None:
-                options["budget"] = self.budget
+            if self.budget is not None:  # one guard for every client: remade clients keep what was spent
+                options["budget"] = self._guard()
             if self.max_retries is not None:
                 options["max_retries"] = self.max_retries
             base_url = self.base_url if profile is None or profile == self.profile else None
@@ -61,22 +63,28 @@ class Session:
             client.close()
         self._clients.clear()
 
+    def _guard(self) -> Budget:
+        """The session's one budget guard (made on first use)."""
+        if self._budget is None:
+            self._budget = Budget(self.budget if self.budget is not None else 0.0)
+        return self._budget
+
     def set_budget(self, limit: float | None) -> None:
         """Set (or with None drop) the spending limit, keeping what the clients already counted."""
         self.budget = limit
-        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
-        if limit is None or not budgets:
+        if limit is None:
+            self._budget = None
             self.changed()
             return
-        for budget in budgets:
-            budget.limit = limit
+        if self._budget is None:
+            self.changed()  # the clients made so far have no guard
+        self._guard().limit = limit
 
     def budget_status(self) -> str:
         """The budget as text: limit and spent, or 'none'."""
         if self.budget is None:
             return "none"
-        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
-        spent = sum(b.spent for b in budgets)
+        spent = self._budget.spent if self._budget is not None else 0.0
         return f"${self.budget:.2f} (spent ${spent:.4f})"
 
     def chat(self, name: str | None = None) -> Chat:
