@@ -355,3 +355,14 @@ def test_an_interrupt_while_a_stream_waits_to_retry_writes_the_row(server, tmp_p
         s.get_final_message()
     (row,) = ledger.rows()
     assert (row["outcome"], row["streamed"], row["retries"]) == ("interrupted", 1, 1)
+
+
+def test_a_ledger_that_cannot_record_warns_once_not_per_call(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    (obs,) = observers({"ledger": str(blocker / "sub" / "u.sqlite")})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            obs.record(record())
+    assert len([w for w in caught if "could not record" in str(w.message)]) == 1

@@ -108,7 +108,8 @@ class BaseClient:
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "none"
-        return f"{type(self).__name__}(profile={self.profile.name!r}, base_url={self.base_url!r}, api_key=<{key}>)"
+        url = redact.scrub(self.base_url)
+        return f"{type(self).__name__}(profile={self.profile.name!r}, base_url={url!r}, api_key=<{key}>)"
 
     # -- preparing a request
 

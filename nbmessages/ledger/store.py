@@ -359,6 +359,7 @@ class LedgerObserver:
         self.ledger = ledger
         self.tags = dict(tags or {})
         self.log_content = log_content
+        self._said: set[str] = set()
 
     def before_request(self, params: Any) -> None:
         """Nothing to check before a call."""
@@ -368,7 +369,10 @@ class LedgerObserver:
         try:
             self.ledger.record(record, tags=self.tags, log_content=self.log_content)
         except Exception as exc:  # noqa: BLE001 - the answer must still arrive
-            warnings.warn(f"nbmessages: usage ledger {self.ledger.path!r} could not record a call: {exc}", stacklevel=2)
+            said = f"nbmessages: usage ledger {self.ledger.path!r} could not record a call: {exc}"
+            if said not in self._said:  # once per problem, not once per call
+                self._said.add(said)
+                warnings.warn(f"{said} (said once)", stacklevel=2)
 
 
 def _ledger_of(option: Any) -> Ledger | None:
