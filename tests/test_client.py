@@ -271,3 +271,17 @@ def test_bad_requests_are_refused_before_anything_is_sent_and_the_server_agrees(
     assert server.requests_served == served
     answer = http.post("/v1/messages", json={"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": bad})
     assert answer.status_code == 400 and info.value.problems[0][1] in answer.json()["error"]["message"]
+
+
+def test_bodies_the_server_would_refuse_are_refused_before_sending(server, ledger):
+    c = client(server, ledger=ledger)
+    deep: dict = {"type": "string"}
+    for _ in range(150):
+        deep = {"type": "object", "properties": {"a": deep}}
+    served = server.requests_served
+    with pytest.raises(nbmessages.RequestValidationError, match=r"messages\[0\]\.content: holds a lone surrogate"):
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="caf\ud800e")
+    with pytest.raises(nbmessages.RequestValidationError, match="nested more than 200 levels"):
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="hi",
+                          tools=[{"name": "f", "input_schema": deep}])
+    assert server.requests_served == served and ledger.rows() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from ..request.builder import Request
 from ..request.profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
 from ..types import Message, RequestValidationError, redact
+from ..types.request_checks import json_problem
 from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
@@ -144,7 +146,11 @@ class BaseClient:
         return req
 
     def _body(self, req: Request) -> bytes:
-        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False).encode()
+        data = self.profile.body(req, req.extra_body)
+        problem = json_problem(data)  # what the server would refuse: too deep, or not encodable
+        if problem is not None:
+            raise RequestValidationError([problem])
+        content = json.dumps(data, ensure_ascii=False).encode()
         if len(content) > MAX_BODY_BYTES:
             mb = len(content) / 1e6
             raise RequestValidationError([("", f"the request body is {mb:.1f} MB; the API takes at most 32 MB")])
@@ -284,10 +290,13 @@ class Call:
                             streamed=self.streamed, duration=time.perf_counter() - self.t0,
                             retries=getattr(error, "retries", 0))
 
-    def interrupted(self, clock: CallClock | None = None) -> None:
-        """Record a call stopped before its answer (KeyboardInterrupt, a cancelled task), mid-backoff included."""
-        self.client._record(self.req, self.started_at, "interrupted", streamed=self.streamed,
-                            duration=time.perf_counter() - self.t0, retries=clock.retries if clock else 0)
+    def stopped(self, exc: BaseException, clock: CallClock | None = None) -> None:
+        """Record a call ended by something other than an API error: an interrupt (KeyboardInterrupt, a
+        cancelled task), mid-backoff included, or an unexpected exception."""
+        interrupt = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit))
+        self.client._record(self.req, self.started_at, "interrupted" if interrupt else "error", streamed=self.streamed,
+                            error=None if interrupt else exc, duration=time.perf_counter() - self.t0,
+                            retries=clock.retries if clock else 0)
 
     def succeeded(self, response: httpx.Response, retries: int) -> Message:
         """The message of a whole (non-streamed) answer, recorded (a body that is no Message, as a failure)."""

@@ -89,14 +89,14 @@ class Messages:
         if c._should_stream(req):
             with self._stream(req) as stream:
                 return stream.get_final_message()
-        call, clock = Call(c, req), c._clock()
+        call, clock, content = Call(c, req), c._clock(), c._body(req)
         try:
-            response, retries = c._send(c._http_request("messages", c._body(req), stream=False), clock=clock)
+            response, retries = c._send(c._http_request("messages", content, stream=False), clock=clock)
         except APIError as error:
             call.failed(error)
             raise
-        except BaseException:  # an interrupt mid-call or mid-backoff still gets its row
-            call.interrupted(clock)
+        except BaseException as exc:  # an interrupt mid-call or mid-backoff still gets its row
+            call.stopped(exc, clock)
             raise
         return call.succeeded(response, retries)
 
@@ -116,8 +116,8 @@ class Messages:
             except APIError as error:
                 call.failed(error)
                 raise
-            except BaseException:
-                call.interrupted(clock)
+            except BaseException as exc:
+                call.stopped(exc, clock)
                 raise
 
         return MessageStream(opener, c._finish_stream(req, call.started_at), call.t0, clock)

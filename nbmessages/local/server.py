@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..types.request_checks import json_problem
 from . import ids
 from .billing import anthropic_usage, openrouter_usage, provider_name
 from .cache import PromptCache
@@ -99,31 +100,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-MAX_DEPTH = 200  # nesting levels of JSON a request may use; deeper is refused before anything recurses on it
-
-
-def body_problem(body: Any) -> str | None:
-    """What makes a parsed body unusable though it is JSON: nesting too deep, or a lone surrogate in a string."""
-    stack, path = [(body, "", 1)], ""
-    while stack:
-        value, path, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            shown = path if len(path) <= 80 else f"{path[:60]}…{path[-20:]}"
-            return f"{shown or 'the body'} is nested more than {MAX_DEPTH} levels deep"
-        if isinstance(value, dict):
-            stack += [(v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items()]
-            stack += [(k, f"{path}.{k}" if path else str(k), depth + 1) for k in value]  # keys are strings too
-        elif isinstance(value, list):
-            stack += [(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
-        elif isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                return (f"{path or 'a string'} holds a lone surrogate ({value[exc.start]!r} at character {exc.start}):"
-                        " send valid Unicode")
-    return None
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -138,9 +114,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object, not a JSON {type(body).__name__}")
-    problem = body_problem(body)
+    problem = json_problem(body)
     if problem:
-        raise ApiError(400, f"request body: {problem}")
+        raise ApiError(400, f"request body: {problem[0] or 'the body'} {problem[1]}")
     return body
 
 
