@@ -281,7 +281,7 @@ def test_bodies_the_server_would_refuse_are_refused_before_sending(server, ledge
     served = server.requests_served
     with pytest.raises(nbmessages.RequestValidationError, match=r"messages\[0\]\.content: holds a lone surrogate"):
         c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="caf\ud800e")
-    with pytest.raises(nbmessages.RequestValidationError, match=r"tools\[0\]\.input_schema.*nested"):
+    with pytest.raises(nbmessages.RequestValidationError, match=r"tools\[0\]\.input_schema.* nested more than 200"):
         c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="hi",
                           tools=[{"name": "f", "input_schema": deep}])
     assert server.requests_served == served and ledger.rows() == []

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from .blocks import BlockParam, ToolResultBlockParam
 from .model_capabilities import capabilities
 from .params import MessageCreateParams
@@ -112,6 +114,13 @@ def _answers(i: int, message: Any, uses: dict[str, str]) -> Iterator[Problem]:
                    "every tool_use of the assistant turn before it")
 
 
+def body_problems(p: MessageCreateParams) -> Iterator[Problem]:
+    """Nesting too deep to send (or to check), and lone surrogates, anywhere in the request."""
+    problem = json_problem(p)
+    if problem is not None:
+        yield problem
+
+
 def schema_problems(p: MessageCreateParams) -> Iterator[Problem]:
     """Tool input schemas and the structured output schema must be valid JSON Schemas."""
     for i, tool in enumerate(p.tools or ()):
@@ -169,6 +178,8 @@ def json_problem(body: Any) -> Problem | None:
         if depth > MAX_DEPTH:
             shown = path if len(path) <= 80 else f"{path[:60]}…{path[-20:]}"
             return shown, f"is nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, BaseModel):  # a typed request: walked as the dict it is sent as
+            value = {k: v for k, v in {**value.__dict__, **(value.model_extra or {})}.items() if v is not None}
         if isinstance(value, dict):
             for key, item in value.items():
                 where = f"{path}.{key}" if path else str(key)
