@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 from pydantic import BaseModel
 
-from .fields import NARROW, OptionalNumber
+from .fields import NARROW, ListEntry, OptionalNumber
 from .settings import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,
@@ -47,13 +47,13 @@ class Controls:
                                                       description="budget", layout=widgets.Layout(width="180px"))
         self.effort = widgets.Dropdown(options=EFFORTS, value="", description="effort",
                                        layout=widgets.Layout(width="200px"))
-        self.stop_sequences = widgets.TagsInput(value=[], allow_duplicates=False)
+        self.stop_sequences = ListEntry("a stop sequence, then Enter")
         self.tools = widgets.SelectMultiple(options=[], rows=4, description="tools", style=LABEL_WIDTH,
                                             layout=widgets.Layout(width="340px"))
         self.schema = widgets.Dropdown(options=[("none", "")], value="", description="output schema",
                                        style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
-        self.provider_order = widgets.TagsInput(value=[], allow_duplicates=False)
-        self.fallback_models = widgets.TagsInput(value=[], allow_duplicates=False)
+        self.provider_order = ListEntry("a provider (e.g. anthropic), then Enter")
+        self.fallback_models = ListEntry("a fallback model (e.g. anthropic/claude-haiku-4.5), then Enter")
         self.thinking.observe(lambda c: setattr(self.thinking_budget, "disabled", not c["new"]), "value")
         self.thinking_budget.disabled = True
         self.refresh_namespace()
@@ -113,7 +113,7 @@ class Controls:
 
     def _apply_plain(self, name: str, value: Any) -> None:
         control = getattr(self, name)
-        control.value = list(value or ()) if isinstance(control, widgets.TagsInput) else value
+        control.value = list(value or ()) if isinstance(control, ListEntry) else value
 
     def _apply_model(self, value: str) -> None:
         self.set_model_options([*self.model.options, value])

@@ -82,6 +82,7 @@ class Exchange:
             model=None if self.parts() else self.model or None, provider=provider, usage=self.usage,
             cost=self.cost, ttft=self.ttft, duration=self.duration, max_tokens=self.max_tokens,
             streaming=streaming, interrupted=self.interrupted, error=self.error, notes=list(self.notes),
+            footer=False,  # the column's usage line shows the figures: once per answer, not twice
         )
 
     def history(self) -> list[Any]:

@@ -29,6 +29,7 @@ class Status:
     interrupted: bool = False
     error: BaseException | None = None
     notes: list[str] = field(default_factory=list)
+    footer: bool = True  # False where a usage line of its own shows these figures (the playground's columns)
 
     def merged(self, message: dict[str, Any] | None) -> Status:
         """This status with gaps filled from a raw message dict (model, stop reason, usage, provider)."""

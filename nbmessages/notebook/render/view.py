@@ -113,7 +113,7 @@ def render_markdown(content: Content, status: Status | None = None) -> str:
         parts.append(error_markdown(s.error))
     if s.streaming and not blocks:
         parts.append("*⏳ waiting for the model…*")
-    foot = footer_parts(s)
+    foot = footer_parts(s) if s.footer else []
     if foot:
         parts.append(escape_dollars(f"<sub>{escape_html(' · '.join(foot))}</sub>"))
     return "\n\n".join(parts) + "\n"
@@ -130,7 +130,7 @@ def render_plain(content: Content, status: Status | None = None) -> str:
     parts += [_plain_note(note) for note in [*s.notes, stop_note(s)] if note]
     if s.error is not None:
         parts.append(error_plain(s.error))
-    foot = footer_parts(s)
+    foot = footer_parts(s) if s.footer else []
     if foot:
         parts.append("── " + " · ".join(foot))
     return "\n\n".join(parts)
