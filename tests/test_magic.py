@@ -101,6 +101,9 @@ class Recorder:
 def test_help_documents_every_option(ip):
     cell = run(ip, "%message --help")
     assert run(ip, "%%message --help\nignored").stdout == cell.stdout
+    # plain text, not the reST of IPython's docstring
+    assert cell.stdout.startswith("%message [-m MODEL]") and "``" not in cell.stdout and "::" not in cell.stdout
+    assert "`{name}`, `{name.attr}`" in cell.stdout
     for option in ("--model", "--system", "--max-tokens", "--temperature", "--top-p", "--top-k", "--stop",
                    "--thinking", "--effort", "--tools", "--tool-choice", "--schema", "--attach", "--cache",
                    "--provider", "--models", "--session-id", "--no-stream", "--raw", "--out", "--chat", "--new",

@@ -18,6 +18,7 @@ from ..render import IPythonPublisher, error_markdown, error_plain
 from ..render.blocks import shorten_data
 from . import options as opts
 from .commands import SettingsCommands
+from .helptext import plain_help
 from .session import DEFAULT_CHAT, Session
 
 _session: Session | None = None
@@ -95,7 +96,7 @@ class MessageMagics(Magics):
             try:
                 args = opts.unquote(parse_argstring(self.message, line))
                 if args.help:
-                    print(self.message.__doc__)
+                    print(plain_help(self.message.__doc__ or ""))
                     return None
                 return self._run(args, prompt)
             except (UsageError, OSError, ValueError, *SHOWN_ERRORS) as exc:
