@@ -279,7 +279,7 @@ def test_profile_local_option(ip, monkeypatch):
 
 def test_thinking_rendered_collapsible(ip):
     cell = run(ip, "%%message --thinking 1024 --new\nThink first")
-    assert "<details><summary>💭 Thinking</summary>" in cell.markdown and "[thinking]" in cell.plain
+    assert "><summary>💭 Thinking</summary>" in cell.markdown and "[thinking]" in cell.plain
 
 
 # -- stop reasons
