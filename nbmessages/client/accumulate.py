@@ -112,7 +112,7 @@ def _block_delta(s: Snapshot, event: dict[str, Any]) -> None:
     index = event["index"]
     delta = event.get("delta") or {}
     kind = delta.get("type")
-    piece = delta.get(_DELTA_FIELD.get(kind, ""))
+    piece = delta.get(_DELTA_FIELD.get(kind or "", ""))
     if piece is not None:
         s.pieces[index].append(piece)
         if s.output is not None:
