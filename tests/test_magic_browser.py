@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -28,6 +29,7 @@ from jupyter_browser import (
 
 import nbmessages.local
 from nbmessages.local import Cassette
+from nbmessages.notebook.render import render_bundle
 from nbmessages.testing import message_events, sse
 
 pytestmark = [needs_chromium, pytest.mark.timeout(240)]
@@ -207,3 +209,30 @@ def test_an_overloaded_api_shows_the_error_box_and_no_traceback(page: Any, jupyt
     assert "⚠ The API is overloaded" in text, text
     assert "Traceback" not in text and cell.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
     shoot(cell, jupyter, "fault")
+
+
+# -- nbconvert's HTML export (MathJax 2 from Debian's libjs-mathjax: the export page loads it from a CDN)
+
+MATHJAX2 = Path("/usr/share/javascript/mathjax/MathJax.js")
+
+
+@pytest.mark.skipif(not MATHJAX2.exists(), reason="Debian's libjs-mathjax is not installed (.ci/run installs it)")
+def test_nbconvert_html_export_shows_money_literally_and_typesets_math(browser: Any, tmp_path: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    bundle = render_bundle([{"type": "text", "text": f"{DOLLARS}\n\n{MATH}"}])
+    output = nbformat.v4.new_output("display_data", data=bundle)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%%message", outputs=[output])])
+    exporter = HTMLExporter(mathjax_url=f"{MATHJAX2.as_uri()}?config=TeX-AMS_CHTML-full,Safe")
+    page_file = tmp_path / "export.html"
+    page_file.write_text(exporter.from_notebook_node(nb)[0])
+    tab = browser.new_page(viewport={"width": 1000, "height": 600})
+    try:
+        tab.goto(page_file.as_uri())
+        answer = tab.locator(".jp-RenderedMarkdown").first
+        answer.locator(".MathJax_CHTML").first.wait_for()  # MathJax 2 has typeset the page
+        assert DOLLARS in answer.inner_text()
+        assert answer.locator(".MathJax_CHTML").count() == 2  # $x^2$ and the display integral
+        answer.screenshot(path=str(ARTIFACTS / "export-dollars.png"))
+    finally:
+        tab.close()
