@@ -361,6 +361,7 @@ def test_budget_refuses_calls_past_the_limit(ip):
     assert "Budget exceeded" in second.markdown
     status = run(ip, "%nbmessages")
     assert "$0.000001 (spent $0.0" in status.plain  # the limit as set, not rounded to $0.00
+    assert "<span>&#36;</span>0.000001 (spent <span>&#36;</span>0.0" in status.markdown  # money, not TeX
 
 
 # -- interrupt
