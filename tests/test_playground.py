@@ -213,10 +213,20 @@ def test_the_usage_line_is_live_while_streaming(slow_server: Any) -> None:
     try:
         wait_for(lambda: live_text(pg), 10, "streamed text")
         wait_for(lambda: "streaming…" in pg.columns[0].stats.value, 5, "a live usage line")
-        assert "in " in pg.columns[0].stats.value and "⏳" not in pg.columns[0].html
+        wait_for(lambda: " · out " in pg.columns[0].stats.value, 5, "live token counts")  # after message_start
+        assert "⏳" not in pg.columns[0].html
+        first = _out_count(pg.columns[0].stats.value)
+        wait_for(lambda: _out_count(pg.columns[0].stats.value) > max(first, 1), 10, "the output count growing")
     finally:
         pg.stop()
         assert pg.wait(5)
+
+
+def _out_count(stats: str) -> int:
+    import re
+
+    found = re.search(r"out (\d+)", stats)
+    return int(found.group(1)) if found else 0
 
 
 def test_thinking_blocks_are_drawn_like_the_magic_draws_them(server: Any) -> None:
