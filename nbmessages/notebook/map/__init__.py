@@ -15,7 +15,8 @@ from .store import ResultStore, ledger_of
 
 def estimate(data: Any, prompt: str | None = None, **options: Any) -> Estimate:
     """What ``map(data, prompt, **options)`` would send and cost, sending nothing (``dry_run=True``)."""
-    return map(data, prompt, dry_run=True, **options)
+    result: Estimate = map(data, prompt, dry_run=True, **options)
+    return result
 
 
 def forget(map_id: str | None = None, client: Any = None) -> int:

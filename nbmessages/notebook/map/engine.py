@@ -201,7 +201,7 @@ class Engine:
                 await self.limiter.acquire(estimate, job.max_tokens)
             acquired = False
             try:
-                message = await self.client.messages.create(request, tags=self.tags)
+                message: Message = await self.client.messages.create(request, tags=self.tags)
             except APIError as exc:
                 throttled = exc.status_code in (429, 529)
                 self.limiter.release(ok=False, throttled=throttled, retry_after=_retry_after(exc),

@@ -135,7 +135,8 @@ def _answer(outcome: Outcome, schema: type[BaseModel] | None) -> dict[str, Any]:
                 else None}
     if outcome.parsed is None:
         return dict.fromkeys(schema.model_fields)
-    return outcome.parsed.model_dump(mode="python")
+    dumped: dict[str, Any] = outcome.parsed.model_dump(mode="python")
+    return dumped
 
 
 def _usage_numbers(outcome: Outcome) -> dict[str, Any]:
@@ -175,4 +176,4 @@ def to_frame(rows: Rows, outcomes: list[Outcome], schema: type[BaseModel] | None
     for name in ("stop_reason", "message_id", "error_type", "error_message", *(("text",) if schema is None else ())):
         df[name] = df[name].astype("string")
     df["status"] = pd.Categorical(df["status"], categories=STATUSES)
-    return df
+    return df  # type: ignore[no-any-return]

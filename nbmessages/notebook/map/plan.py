@@ -43,7 +43,8 @@ class Plan:
 
 def sent_body(client: Any, request: Request) -> dict[str, Any]:
     """The body as the client sends it to its backend (unstreamed)."""
-    return client.profile.body(request, request.extra_body)
+    body: dict[str, Any] = client.profile.body(request, request.extra_body)
+    return body
 
 
 def make_plan(rows: Rows, client: Any, store: ResultStore, cache: bool, name: str | None = None) -> Plan:

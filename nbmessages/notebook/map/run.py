@@ -162,6 +162,7 @@ def _preview(plan: Plan, n_rows: int, client: Any, concurrency: int, limits: dic
             await derived.close()
 
     result, _ = _in_thread(go, lambda: None, lambda loop: None)
+    assert isinstance(result, Estimate)
     return result
 
 

@@ -27,7 +27,7 @@ class SpendGate:
         unit = prices.unit_prices(job.request.model, self.provider)
         if unit is None or unit.input is None or unit.output is None:
             return 0.0
-        return (input_tokens * unit.input + job.max_tokens * unit.output) / 1e6
+        return float(input_tokens * unit.input + job.max_tokens * unit.output) / 1e6
 
     def reserve(self, usd: float) -> bool:
         """Hold ``usd`` back for a request about to go; False when the budget cannot cover it."""
