@@ -30,15 +30,9 @@ def http_pool(timeout: httpx.Timeout, concurrency: int,
 def derive(client: BaseClient | None, concurrency: int, on_response: Callable[[httpx.Response], None]) -> AsyncClient:
     """An AsyncClient with the user's client's settings (a default client's when None), retrying nothing itself."""
     if client is None:
-        client = AsyncClient(ledger=None)
-    pool = http_pool(client.timeout, concurrency, on_response)
-    # seam: becomes client.copy(max_retries=0, http_client=pool) once Client.copy lands (branch `fronts`)
-    key = client.api_key.get_secret_value() if client.api_key is not None else None
-    derived = AsyncClient(key, client.base_url, profile=client.profile, anthropic_version=client.anthropic_version,
-                          default_headers=client.default_headers, timeout=client.timeout, max_retries=0,
-                          tags=client.tags, ledger=False, http_client=pool)
-    derived.observers = list(client.observers)  # the same ledger recorder and the same budget objects
-    return derived
+        client = AsyncClient()
+    return AsyncClient.from_client(client, max_retries=0, http_client=http_pool(client.timeout, concurrency,
+                                                                               on_response))
 
 
 def retries_of(client: Any, default: int = 2) -> int:

@@ -21,7 +21,7 @@ from ...client.retries import retry_delay, should_retry
 from ...ledger.budget import BudgetExceededError
 from ...request.builder import Request
 from ...types import Message
-from ..turns import run_loop
+from ..turns import Turn
 from .frame import Outcome
 from .limits import InputEstimate, Limiter, RateLimitTooSmall
 from .plan import Job
@@ -181,15 +181,13 @@ class Engine:
         """The answers of one job: one request, or a tool loop run by the turn runner."""
         if not job.request.functions:
             return [await self._send(job.request, job, acquired=True)]
-        loop = asyncio.get_running_loop()
         first = [True]
 
-        def send(req: Request) -> Message:  # the turn runner is synchronous: it runs in a worker thread
+        async def send(req: Request) -> Message:  # the first request was admitted by the dispatcher
             acquired, first[0] = first[0], False
-            return asyncio.run_coroutine_threadsafe(self._send(req, job, acquired=acquired), loop).result()
+            return await self._send(req, job, acquired=acquired)
 
-        # seam: becomes `await turns.run_turns(...)` once the async turn runner lands (branch `fronts`)
-        result = await asyncio.to_thread(run_loop, self.client, job.request, send=send)
+        result = await Turn(self.client, job.request, send=send).run()
         return result.messages
 
     async def _send(self, request: Request, job: Job, acquired: bool) -> Message:
