@@ -22,11 +22,11 @@ SCRIPT = textwrap.dedent("""
     import pandas as pd
     import nbmessages
     base_url, ledger = sys.argv[1], sys.argv[2]
-    rows = pd.DataFrame({"q": [f"question {i}" for i in range(%d)]})
+    rows = pd.DataFrame({"q": [f"question {i}" for i in range(ROWS)]})
     with nbmessages.Client(base_url=base_url, ledger=ledger) as client:
         nbmessages.map(rows, "Answer: {q}", client=client, max_tokens=20, concurrency=5, progress=False)
     print("finished", flush=True)
-""" % ROWS)
+""").replace("ROWS", str(ROWS))
 
 
 def _stored(path: str) -> int:
