@@ -175,5 +175,8 @@ def to_frame(rows: Rows, outcomes: list[Outcome], schema: type[BaseModel] | None
         df[name] = pd.array([math.nan if v is None else v for v in df[name]], dtype="Float64")
     for name in ("stop_reason", "message_id", "error_type", "error_message", *(("text",) if schema is None else ())):
         df[name] = df[name].astype("string")
+    if schema is not None:  # nullable dtypes: an error row leaves a gap without turning integers into floats
+        fields = list(schema.model_fields)
+        df[fields] = df[fields].convert_dtypes()
     df["status"] = pd.Categorical(df["status"], categories=STATUSES)
     return df  # type: ignore[no-any-return]

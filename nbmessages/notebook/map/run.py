@@ -205,8 +205,12 @@ def _run(rows: Rows, plan: Plan, client: Any, store: ResultStore, schema: Any, c
              "budget_exceeded": "💰 Stopped before the budget's limit: the rest was not sent; raise the budget "
                                 "and run the same map again to continue.",
              "error": "⚠ Stopped at the first error (on_error='raise')."}
+    outcomes = _row_outcomes(rows, plan, sent, schema)
+    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("ok", "error", "cached", "skipped")}
+    tally.done, tally.failed, tally.cached, tally.skipped = (counts["ok"], counts["error"], counts["cached"],
+                                                             counts["skipped"])  # the final line = the frame
     line.finish(notes.get(engine.stopped or "", ""))
-    frame = to_frame(rows, _row_outcomes(rows, plan, sent, schema), schema)
+    frame = to_frame(rows, outcomes, schema)
     frame.attrs["map_id"] = plan.map_id
     if engine.failure is not None and on_error == "raise":
         raise engine.failure
