@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...ledger import prices
-from ..magic.session import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 from ..render.status import price
 from . import limits as limits_mod
 from .clients import derive, retries_of
@@ -134,8 +133,6 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
         raise ValueError(f"concurrency: must be an integer of 1 or more (got {concurrency!r})")
     limiter_check = limits_mod.Limiter(concurrency, limits)  # refuses bad limits before anything is sent
     del limiter_check
-    options.setdefault("model", DEFAULT_MODEL)  # seam: the shared settings table (branch `fronts`)
-    options.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
     params, schema = request_options(options)
     rows = build(data, prompt, params)
     if client is None:
