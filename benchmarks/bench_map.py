@@ -32,6 +32,7 @@ from nbmessages.notebook.map.store import ResultStore
 CONCURRENCY = 50
 TTFT = 0.2
 MAX_TOKENS = 20
+REPEATS = 2
 
 
 def _rows(n: int, tag: str) -> pd.DataFrame:
@@ -96,12 +97,19 @@ def bench_throughput(n: int, tmp: str) -> None:
         with_sdk(server.base_url, _rows(20, "warm"))  # imports and connections warm for both
         with_map(server.base_url, _rows(20, "warm"), os.path.join(tmp, "warm.sqlite"))
         ideal = n * TTFT / CONCURRENCY
-        sdk_wall, sdk_cpu, _ = timed(lambda: with_sdk(server.base_url, _rows(n, "sdk")))
-        map_wall, map_cpu, out = timed(lambda: with_map(server.base_url, _rows(n, "map"), os.path.join(tmp, "a.sqlite")))
+        runs: dict[str, list[tuple[float, float, object]]] = {"sdk": [], "map": []}
+        for i in range(REPEATS):  # interleaved, best of each: the machine is shared, its load comes and goes
+            sdk_rows, map_rows, ledger = _rows(n, f"sdk{i}"), _rows(n, f"map{i}"), os.path.join(tmp, f"a{i}.sqlite")
+            runs["sdk"].append(timed(lambda rows=sdk_rows: with_sdk(server.base_url, rows)))
+            runs["map"].append(timed(lambda rows=map_rows, path=ledger: with_map(server.base_url, rows, path)))
+        sdk_wall, sdk_cpu = min(r[0] for r in runs["sdk"]), min(r[1] for r in runs["sdk"])
+        map_wall, map_cpu = min(r[0] for r in runs["map"]), min(r[1] for r in runs["map"])
+        out = runs["map"][-1][2]
     finally:
         server.stop()
     ok = (out["status"] == "ok").sum()  # type: ignore[index]
-    print(f"(a) {n} rows, concurrency {CONCURRENCY}, ttft {TTFT} s, pace 0 (server in its own process)")
+    print(f"(a) {n} rows, concurrency {CONCURRENCY}, ttft {TTFT} s, pace 0 (server in its own process; "
+          f"best of {REPEATS} interleaved runs each)")
     print(f"    ideal (rows x latency / concurrency)   {ideal:7.2f} s")
     print(f"    nbmessages.map                          {map_wall:7.2f} s  = {map_wall / ideal:.2f}x ideal "
           f"(target <= 1.2x)   {n / map_wall:7.1f} rows/s   client CPU {map_cpu / n * 1e3:.2f} ms/row   ({ok} ok)")
