@@ -41,3 +41,16 @@ def test_updates_are_coalesced_to_ten_a_second_and_the_final_line_is_a_new_outpu
     line.finish("⏹ Interrupted")
     final = recorder.shown[-1]
     assert "map m" in final["text/plain"] and "⏹ Interrupted" in final["text/markdown"]
+
+
+def test_in_a_terminal_the_line_is_rewritten_in_place(capsys):
+    now = [0.0]
+    tally = Tally(total=3)
+    line = ProgressLine(tally, "map t")
+    line.display = LiveDisplay(mode="text", clock=lambda: now[0])
+    for i in range(3):
+        tally.done, now[0] = i + 1, i * 0.5
+        line.update()
+    line.finish()
+    out = capsys.readouterr().out
+    assert out.count("\r") == 4 and out.endswith("\n") and "3 done" in out.splitlines()[-1]

@@ -1,11 +1,13 @@
 """The map's live line: done / failed / cached / remaining, tokens, cost so far, rows per second and ETA.
 
 It is drawn through the shared renderer's ``LiveDisplay`` (one display handle, at most 10 updates a
-second; text in a terminal), and the final line is shown as a new output so a saved notebook keeps it.
+second), and the final line is shown as a new output so a saved notebook keeps it. In a terminal the line is
+rewritten in place (carriage return), then ended by the final one.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +83,7 @@ class ProgressLine:
         self.title = title
         self.enabled = enabled
         self.display = LiveDisplay() if enabled else None
+        self._written = float("-inf")
 
     def _bundle(self, final: bool = False, note: str = "") -> Bundle:
         t = self.tally
@@ -92,13 +95,27 @@ class ProgressLine:
 
     def update(self) -> None:
         """Redraw if due (at most 10 a second)."""
-        if self.display is not None:
-            self.display.update(self._bundle)
+        if self.display is None:
+            return
+        if self.display.mode == "text":  # a terminal: one line, rewritten in place, as often as the display would
+            now = self.display.clock()
+            if now - self._written >= self.display.interval:
+                self._written = now
+                sys.stdout.write("\r" + self._bundle()["text/plain"])
+                sys.stdout.flush()
+            return
+        self.display.update(self._bundle)
 
     def finish(self, note: str = "") -> None:
         """Show the final line (a new output, kept when the notebook is saved)."""
-        if self.display is not None:
-            self.display.finish(self._bundle(final=True, note=note))
+        if self.display is None:
+            return
+        bundle = self._bundle(final=True, note=note)
+        if self.display.mode == "text":
+            sys.stdout.write("\r" + bundle["text/plain"] + "\n")
+            sys.stdout.flush()
+            return
+        self.display.finish(bundle)
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
