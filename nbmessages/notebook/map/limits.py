@@ -93,6 +93,19 @@ def parse_headers(headers: Mapping[str, str], now: float | None = None) -> dict[
     return found
 
 
+_KEYS = (("rpm", "requests"), ("itpm", "input-tokens"), ("otpm", "output-tokens"))
+
+
+def check_limits(limits: Mapping[str, float] | None) -> None:
+    """Refuse limits that are not ``rpm``/``itpm``/``otpm`` numbers > 0 (ValueError naming the key)."""
+    known = {k for k, _ in _KEYS}
+    for key, value in (limits or {}).items():
+        if key not in known:
+            raise ValueError(f"limits: {key!r} is not one of rpm, itpm, otpm")
+        if not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"limits: {key} must be a number > 0 (got {value!r})")
+
+
 class Limiter:
     """Decides when the next request may go: buckets, a cooldown after 429s, and an AIMD window in flight."""
 
@@ -102,12 +115,11 @@ class Limiter:
             raise ValueError(f"concurrency: must be 1 or more (got {concurrency})")
         self.clock = clock
         self.cap = concurrency
+        check_limits(limits)
         self.buckets: dict[str, Bucket] = {}
-        for key, axis in (("rpm", "requests"), ("itpm", "input-tokens"), ("otpm", "output-tokens")):
+        for key, axis in _KEYS:
             value = (limits or {}).get(key)
             if value is not None:
-                if not value > 0:
-                    raise ValueError(f"limits: {key} must be a number > 0 (got {value!r})")
                 self.buckets[axis] = Bucket(float(value), clock=clock)
         self.window = float(concurrency)
         self.in_flight = 0
@@ -213,7 +225,7 @@ class RateLimitTooSmall(RuntimeError):
     """A request that can never fit the provider's rate limit (e.g. input larger than the ITPM bucket)."""
 
 
-_PER_MINUTE = {"requests": "rpm", "input-tokens": "itpm", "output-tokens": "otpm"}
+_PER_MINUTE = {axis: key for key, axis in _KEYS}
 
 
 @dataclass

@@ -128,11 +128,10 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     yet (``cache=False`` asks again). ``dry_run=True`` returns an ``Estimate`` and sends nothing.
     """
     if on_error not in ON_ERROR:
-        raise ValueError(f"on_error: {on_error!r} is not one of {', '.join(map_repr(ON_ERROR))}")
+        raise ValueError(f"on_error: {on_error!r} is not one of {', '.join(repr(v) for v in ON_ERROR)}")
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency: must be an integer of 1 or more (got {concurrency!r})")
-    limiter_check = limits_mod.Limiter(concurrency, limits)  # refuses bad limits before anything is sent
-    del limiter_check
+    limits_mod.check_limits(limits)
     params, schema = request_options(options)
     rows = build(data, prompt, params)
     if client is None:
@@ -147,11 +146,6 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     if dry_run:
         return _preview(plan, len(rows.requests), client, concurrency, limits, backend, ledger, provider)
     return _run(rows, plan, client, store, schema, concurrency, limits, on_error, progress, backend, provider)
-
-
-def map_repr(values: tuple[str, ...]) -> list[str]:
-    """Values quoted for an error message."""
-    return [repr(v) for v in values]
 
 
 def _preview(plan: Plan, n_rows: int, client: Any, concurrency: int, limits: dict[str, float] | None,
