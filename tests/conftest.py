@@ -8,11 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
+from bad_server import BadServer
 
-import nbmessages.notebook.magic.magics
 from nbmessages.local import LocalServer, start
-from tests.shell_cells import run
 
 KEY_AND_ENDPOINT_VARIABLES = (
     "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "ANTHROPIC_BASE_URL", "OPENROUTER_BASE_URL", "NBMESSAGES_BASE_URL",
@@ -61,14 +59,8 @@ def http(server: LocalServer) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def ip(server, monkeypatch):
-    """A real IPython shell with the magics loaded, its session pointed at the fast server."""
-    monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
-    monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
-    shell = InteractiveShell.instance()
-    nbmessages.notebook.magic.magics._session = None
-    shell.run_cell("%load_ext nbmessages")
-    run(shell, f"%nbmessages base_url {server.base_url}")
-    yield shell
-    nbmessages.notebook.magic.magics._session = None
+@pytest.fixture(scope="module")
+def bad_server() -> Iterator[BadServer]:
+    """A loopback server answering whatever each test scripts in ``bad_server.handler``."""
+    with BadServer() as running:
+        yield running

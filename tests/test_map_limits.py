@@ -46,7 +46,7 @@ def test_aimd_halves_on_429_and_grows_back_additively():
     limiter.in_flight = 1
     limiter.release(ok=False, throttled=True, retry_after=2.0)
     assert limiter.window == 8 and limiter.cooldown_until == 2.0 and limiter.throttled == 1
-    assert limiter._wait({"requests": 1}) == pytest.approx(2.0)
+    assert limiter.wait_time({"requests": 1}) == pytest.approx(2.0)
     for _ in range(8):
         limiter.release(ok=True)
     assert 8 < limiter.window < 10

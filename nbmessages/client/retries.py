@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from email.utils import parsedate_to_datetime
 from time import time
@@ -37,20 +38,25 @@ def retry_delay(retries_done: int, headers: httpx.Headers) -> float:
 
 
 def _hinted_delay(headers: httpx.Headers) -> float | None:
-    ms = headers.get("retry-after-ms")
+    """The server's hint in seconds; a hint that is not a finite, non-negative number is ignored."""
+    ms = _seconds(headers.get("retry-after-ms"))
     if ms is not None:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
+        return ms / 1000
     after = headers.get("retry-after")
     if after is None:
         return None
-    try:
-        return max(float(after), 0.0)
-    except ValueError:
-        pass
+    seconds = _seconds(after)
+    if seconds is not None:
+        return seconds
     try:
         return max(parsedate_to_datetime(after).timestamp() - time(), 0.0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from ..request.profiles import profile_of
 from ..types import Usage
 
 PROVIDER = "provider"
@@ -43,12 +44,8 @@ class UnitPrices:
 
 def provider_id(profile: str | None, base_host: str | None) -> str | None:
     """The genai-prices provider id for a client profile and host (None: let genai-prices guess from the model)."""
-    host = (base_host or "").lower()
-    if profile == "openrouter" or host.endswith("openrouter.ai"):
-        return "openrouter"
-    if profile == "anthropic" or host.endswith("anthropic.com"):
-        return "anthropic"
-    return None
+    known = profile_of(profile, base_host)
+    return known.price_provider if known is not None else None
 
 
 @lru_cache(maxsize=512)
@@ -143,6 +140,16 @@ def price_usage(
 
 _cache: dict[tuple[Any, ...], float] = {}
 _CACHE_SIZE = 8192
+
+
+def priced_usages() -> int:
+    """How many distinct usages are priced and kept (each is priced once a day)."""
+    return len(_cache)
+
+
+def clear_priced() -> None:
+    """Forget the usages priced so far."""
+    _cache.clear()
 
 
 def _priced(model: str, provider: str | None, when: datetime, key: tuple[Any, ...], usage: Usage) -> float:

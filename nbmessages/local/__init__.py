@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from ..types.rules import MAX_BODY_BYTES
 from .cassette import Cassette
-from .options import DEFAULT_PACE, DEFAULT_TTFT, MAX_BODY_SIZE, ServerConfig
+from .options import DEFAULT_PACE, DEFAULT_TTFT, ServerConfig
 from .runner import LocalServer
 from .tokens import count_input_tokens
 
@@ -23,7 +24,7 @@ _shared_lock = threading.Lock()
 def start(host: str = "127.0.0.1", port: int = 0, *, pace: float = DEFAULT_PACE, ttft: float = DEFAULT_TTFT,
           key: str | None = None, replay: str | Path | None = None, record: str | Path | None = None,
           upstream: str | None = None, fault: str | None = None, fault_rate: float = 1.0, seed: int = 0,
-          max_body_size: int = MAX_BODY_SIZE, stall_cap: float = 120.0, slow_start: float = 5.0,
+          max_body_size: int = MAX_BODY_BYTES, stall_cap: float = 120.0, slow_start: float = 5.0,
           rpm: float | None = None, itpm: float | None = None, otpm: float | None = None,
           burst: float = 60.0) -> LocalServer:
     """Start a local server (port 0 picks a free port); returns once it accepts connections.

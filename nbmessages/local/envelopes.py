@@ -6,11 +6,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-STATUS_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-    405: "invalid_request_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
-    502: "api_error", 504: "timeout_error", 529: "overloaded_error",
-}
+from ..types.rules import error_type_of
 
 
 class ApiError(Exception):
@@ -21,7 +17,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.error_type = error_type or STATUS_TYPES.get(status, "api_error")
+        self.error_type = error_type or error_type_of(status)
         self.headers = headers or {}
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sse_starlette import ServerSentEvent
 
+from ..types.rules import error_type_of
 from .envelopes import error_body
 from .faults import DEFAULT_AFTER, Fault
 from .tokens import chunk_text, count_text
@@ -45,6 +46,7 @@ def _start_message(message: dict[str, Any]) -> dict[str, Any]:
 def _block_events(index: int, block: dict[str, Any]) -> list[Event]:
     kind = block["type"]
     events: list[Event] = []
+    start: dict[str, Any]
     if kind == "text":
         start = {"type": "text", "text": ""}
         events += [("content_block_delta", _delta(index, {"type": "citations_delta", "citation": c}), 0)
@@ -117,7 +119,7 @@ async def paced_stream(events: list[Event], pace: Pace, fault: Fault | None, *, 
 
 async def _strike(fault: Fault, request_id: str, abort: Callable[[], None]) -> AsyncIterator[ServerSentEvent]:
     if fault.name == "error_event":
-        kind = fault.params.get("type", "overloaded_error")
+        kind = fault.params.get("type", error_type_of(529))  # as an overloaded API sends it
         yield encode("error", error_body(kind, fault.params.get("message", "Overloaded"), request_id))
     elif fault.name == "malformed":
         yield ServerSentEvent(data='{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","te',

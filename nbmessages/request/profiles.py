@@ -7,18 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..types import (
+from ..types import KNOWN_PLUGINS, MessageCreateParams, RequestValidationError
+from ..types.rules import (
     ANTHROPIC_ONLY_FIELDS,
-    KNOWN_PLUGINS,
+    ANTHROPIC_SERVICE_TIERS,
     OPENROUTER_ONLY_FIELDS,
-    SAMPLING_FIELDS,
-    MessageCreateParams,
-    RequestValidationError,
+    OPENROUTER_SERVICE_TIERS,
+    REMOVED_FIELDS,
+    RESTRICTED_VERSIONS,
+    version_problems,
 )
-
-ANTHROPIC_VERSIONS = ("2023-06-01", "2026-10-21")
-DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -33,6 +31,21 @@ class Profile:
     fields_dropped: tuple[str, ...] = ()  # sent by other backends only: dropped here with a warning
     service_tiers: tuple[str, ...] | None = None  # None: any value the types accept
     extra_headers: dict[str, str] = field(default_factory=dict)
+    applies_version_rules: bool = True  # False: the backend ignores anthropic-version and what it removes
+    hosts: tuple[str, ...] = ()  # host names (and their subdomains) that are this backend
+    base_path: str | None = None  # a base URL path that means this backend wherever it is hosted
+    key_prefix: str | None = None  # the prefix that marks this backend's keys
+    price_provider: str | None = None  # genai-prices provider id of its bills; None: guess from the model
+    provider_label: str | None = None  # who answers, when the response does not say (a single-vendor API)
+
+    def serves(self, base_url: str) -> bool:
+        """Whether ``base_url`` is this backend, by its host or its base path."""
+        parts = urlsplit(base_url if "//" in base_url else f"//{base_url}")
+        host = (parts.hostname or "").lower()
+        if any(host == h or host.endswith("." + h) for h in self.hosts):
+            return True
+        return self.base_path is not None and parts.path.rstrip("/").endswith(self.base_path)
+    simulated: bool = False  # the offline model answers: calls cost nothing real
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         """The headers that carry the key."""
@@ -53,8 +66,8 @@ class Profile:
             problems.append(
                 ("service_tier", f"{params.service_tier!r} is not accepted by {self.name}; allowed: {allowed}")
             )
-        if version == "2026-10-21" and self.name != "openrouter":
-            problems += _version_2026_problems(params)
+        if self.applies_version_rules and version in RESTRICTED_VERSIONS:
+            problems += version_problems(version, _version_relevant(params))
         for i, plugin in enumerate(params.plugins or ()):
             if plugin.id not in KNOWN_PLUGINS:
                 warnings.warn(f"plugins[{i}].id: {plugin.id!r} is not a plugin nbmessages knows", stacklevel=4)
@@ -86,23 +99,10 @@ def _warn_once(profile: str, name: str) -> None:
     )
 
 
-def _version_2026_problems(params: MessageCreateParams) -> list[tuple[str, str]]:
-    problems = [
-        (name, "was removed in anthropic-version 2026-10-21; drop it, or choose anthropic_version='2023-06-01'")
-        for name in SAMPLING_FIELDS
-        if getattr(params, name) is not None
-    ]
-    for i, message in enumerate(params.messages):
-        for j, block in enumerate(message.content if isinstance(message.content, list) else ()):
-            if block.type == "document" and message.role == "assistant":
-                problems.append(
-                    (f"messages[{i}].content[{j}]", "a document block cannot be in an assistant message (2026-10-21)")
-                )
-            if message.role == "user" and block.type == "text" and getattr(block, "citations", None):
-                problems.append(
-                    (f"messages[{i}].content[{j}].citations", "citations on user text are refused by 2026-10-21")
-                )
-    return problems
+def _version_relevant(params: MessageCreateParams) -> dict[str, Any]:
+    """The parts of a request that API versions have rules about, as JSON-like data."""
+    fields = {"messages", *(name for names in REMOVED_FIELDS.values() for name in names)}
+    return params.model_dump(include=fields, exclude_none=True, by_alias=True)
 
 
 ANTHROPIC = Profile(
@@ -112,7 +112,10 @@ ANTHROPIC = Profile(
     base_url_env=("ANTHROPIC_BASE_URL",),
     auth="x-api-key",
     fields_dropped=OPENROUTER_ONLY_FIELDS,
-    service_tiers=("auto", "standard_only"),
+    service_tiers=ANTHROPIC_SERVICE_TIERS,
+    hosts=("anthropic.com",),
+    price_provider="anthropic",
+    provider_label="Anthropic",
 )
 OPENROUTER = Profile(
     "openrouter",
@@ -121,7 +124,12 @@ OPENROUTER = Profile(
     base_url_env=("OPENROUTER_BASE_URL",),
     auth="bearer",
     fields_dropped=ANTHROPIC_ONLY_FIELDS,
-    service_tiers=("flex", "priority", "fast", "default"),
+    service_tiers=OPENROUTER_SERVICE_TIERS,
+    applies_version_rules=False,
+    hosts=("openrouter.ai",),
+    base_path="/api",
+    key_prefix="sk-or-",
+    price_provider="openrouter",
 )
 # the embedded server's /v1 answers like Anthropic's API, so it gets Anthropic's field rules
 LOCAL = Profile(
@@ -129,7 +137,8 @@ LOCAL = Profile(
     key_env=("NBMESSAGES_API_KEY",),
     auth="both",
     fields_dropped=OPENROUTER_ONLY_FIELDS,
-    service_tiers=("auto", "standard_only"),
+    service_tiers=ANTHROPIC_SERVICE_TIERS,
+    simulated=True,
 )
 # Anthropic-format servers (LiteLLM, vLLM, llama.cpp's): OpenRouter's extras mean nothing there
 COMPATIBLE = Profile(
@@ -153,11 +162,18 @@ def get_profile(profile: str | Profile) -> Profile:
 
 
 def guess_profile(base_url: str) -> Profile:
-    """The profile a base URL implies: OpenRouter's host or an ``/api`` path, Anthropic's host, else compatible."""
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "").lower()
-    if host.endswith("openrouter.ai") or parts.path.rstrip("/").endswith("/api"):
-        return OPENROUTER
-    if host.endswith("anthropic.com"):
-        return ANTHROPIC
-    return COMPATIBLE
+    """The profile a base URL implies: the first named backend that serves it, else compatible."""
+    return next((p for p in (OPENROUTER, ANTHROPIC) if p.serves(base_url)), COMPATIBLE)
+
+
+def profile_for_key(key: str) -> Profile:
+    """The backend a key belongs to, from its prefix (Anthropic's when no prefix says otherwise)."""
+    return next((p for p in PROFILES.values() if p.key_prefix and key.startswith(p.key_prefix)), ANTHROPIC)
+
+
+def profile_of(name: str | None, base_host: str | None = None) -> Profile | None:
+    """The known profile a recorded call stands for: by its profile name, else by the host it went to."""
+    known = PROFILES.get(name or "")
+    if known is not None and known.hosts:  # a backend with a home of its own: the name says it all
+        return known
+    return next((p for p in PROFILES.values() if base_host and p.hosts and p.serves(base_host)), known)

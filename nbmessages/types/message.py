@@ -96,6 +96,10 @@ class Message(WireModel):
         """The structured output parsed into the requested type (set when the request asked for one)."""
         return self._parsed_output
 
+    def keep_parsed_output(self, value: Any) -> None:
+        """Keep the structured output parsed from this message (the client does, when the request asked for one)."""
+        self._parsed_output = value
+
     def to_param(self) -> dict[str, Any]:
         """This message as an assistant turn of a later request, its blocks replayed unchanged."""
         return {"role": "assistant", "content": [b.to_param() for b in self.content]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -72,7 +72,10 @@ def _tool_tag(value: Any) -> str:
     return "custom" if get("type") in (None, "custom") else "server"
 
 
-Tool = tagged(tag=_tool_tag, custom=CustomTool, server=ServerTool)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    Tool = CustomTool | ServerTool
+else:
+    Tool = tagged(tag=_tool_tag, custom=CustomTool, server=ServerTool)
 
 
 class ToolChoiceAuto(ParamModel):
@@ -95,9 +98,12 @@ class ToolChoiceNone(ParamModel):
     type: Literal["none"] = "none"
 
 
-ToolChoice = tagged(
-    fallback="invalid", auto=ToolChoiceAuto, any=ToolChoiceAny, tool=ToolChoiceTool, none=ToolChoiceNone
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ToolChoice = ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone
+else:
+    ToolChoice = tagged(
+        fallback="invalid", auto=ToolChoiceAuto, any=ToolChoiceAny, tool=ToolChoiceTool, none=ToolChoiceNone
+    )
 
 
 class BlockBinding(ParamModel):
@@ -126,10 +132,13 @@ class ThinkingBetweenTools(ParamModel):
     type: Literal["between_tools"] = "between_tools"
 
 
-Thinking = tagged(
-    fallback="invalid", enabled=ThinkingEnabled, adaptive=ThinkingAdaptive, disabled=ThinkingDisabled,
-    between_tools=ThinkingBetweenTools,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    Thinking = ThinkingEnabled | ThinkingAdaptive | ThinkingDisabled | ThinkingBetweenTools
+else:
+    Thinking = tagged(
+        fallback="invalid", enabled=ThinkingEnabled, adaptive=ThinkingAdaptive, disabled=ThinkingDisabled,
+        between_tools=ThinkingBetweenTools,
+    )
 
 
 class JsonSchemaFormat(ParamModel):
@@ -301,10 +310,3 @@ class MessageCreateParams(ParamModel):
             raise ValueError("must be a list of non-empty model slugs")
         return value
 
-
-OPENROUTER_ONLY_FIELDS = (
-    "provider", "plugins", "models", "fallbacks", "user", "session_id", "trace", "safeguards",
-    "stop_server_tools_when", "deferred_tools", "route",
-)
-ANTHROPIC_ONLY_FIELDS = ("container", "diagnostics", "inference_geo")
-SAMPLING_FIELDS = ("temperature", "top_p", "top_k")

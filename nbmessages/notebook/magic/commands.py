@@ -7,8 +7,11 @@ from collections.abc import Callable
 from IPython.core.error import UsageError
 
 from ...client.config import configured_keys
+from ...client.errors import AuthenticationError
+from ...ledger.budget import BudgetExceededError
 from ...request.profiles import PROFILES
-from ..render import IPythonPublisher
+from ...types.redact import is_secret_header, masked, remember
+from ..render import IPythonPublisher, escape_dollars
 from .session import Session
 
 HELP = """%nbmessages                 status: model, profile, max tokens, budget, keys configured, chats
@@ -26,9 +29,21 @@ HELP = """%nbmessages                 status: model, profile, max tokens, budget
 %nbmessages reset           forget every conversation"""
 
 
+USAGE_TITLE = "Wrong use of the magic"
+
+
+def magic_hint(error: BaseException) -> str | None:
+    """The magic's own way out of an error, shown after the error's hint (which speaks the library's words)."""
+    if isinstance(error, BudgetExceededError):
+        return "In the magic: `%nbmessages budget N` sets a new limit."
+    if isinstance(error, AuthenticationError):
+        return "`%nbmessages keys` shows which key variables are set (never their values)."
+    return None
+
+
 def show(markdown: str, plain: str) -> None:
     """Display a Markdown text with its plain twin."""
-    IPythonPublisher().show({"text/markdown": markdown, "text/plain": plain})
+    IPythonPublisher().show({"text/markdown": escape_dollars(markdown), "text/plain": plain})
 
 
 def _table(rows: list[tuple[str, str]]) -> tuple[str, str]:
@@ -115,8 +130,11 @@ class SettingsCommands:
             self.s.headers.pop(name.lower(), None)
         else:
             self.s.headers[name.lower()] = value.strip()
+            if is_secret_header(name):
+                remember(value.strip())
         self.s.changed()
-        print(f"header {name}: {self.s.headers.get(name.lower(), 'off')}")
+        shown = self.s.headers.get(name.lower())
+        print(f"header {name}: {masked(name, shown) if shown else 'off'}")
 
     def retries(self, rest: str) -> None:
         value = self._need(rest, "retries N")

@@ -38,7 +38,7 @@ class Plan:
 
 def split_line(parser: Any, line: str) -> tuple[str, str]:
     """Split a line magic's text into its leading options and the prompt (the rest, verbatim)."""
-    actions = parser._option_string_actions  # argparse keeps options here; no public accessor
+    actions = parser._option_string_actions  # noqa: SLF001 - argparse keeps options here, with no public accessor
     pos = 0
     while True:
         match = _TOKENS.match(line, pos)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...client.errors import APIError
 from ...ledger import prices
-from ..render.status import money
+from ...ledger.money import usd
 from .limits import Known
 from .plan import Job, Plan
 
@@ -44,14 +44,14 @@ class Estimate:
         return asdict(self)
 
     def _rows(self) -> list[tuple[str, str]]:
-        def usd(value: float | None) -> str:
-            return "unknown (no price for the model)" if value is None else money(value)
+        def cost(value: float | None) -> str:
+            return "unknown (no price for the model)" if value is None else usd(value, 4)
 
         seconds = "unknown" if self.expected_seconds is None else f"{self.expected_seconds:.1f} s"
         return [("map", self.map_id), ("rows", str(self.rows)), ("unique requests", str(self.unique)),
                 ("already answered (cached)", str(self.cached)), ("to send", str(self.to_send)),
                 ("rows that cannot be sent", str(self.invalid)), ("input tokens to send", f"{self.input_tokens:,}"),
-                ("worst-case cost", usd(self.worst_case_usd)), ("expected cost", usd(self.expected_usd)),
+                ("worst-case cost", cost(self.worst_case_usd)), ("expected cost", cost(self.expected_usd)),
                 ("expected time", seconds)]
 
     def _repr_markdown_(self) -> str:

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...ledger.money import usd
 from ..render.display import Bundle, LiveDisplay
-from ..render.status import money
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Tally:
         parts = [f"{self.done} done", f"{self.failed} failed", f"{self.cached} cached"]
         parts.append(f"{self.skipped} not sent" if final else f"{self.remaining} remaining")
         parts.append(f"{self.input_tokens:,} in / {self.output_tokens:,} out tokens")
-        parts.append(money(self.cost))
+        parts.append(usd(self.cost, 4))
         rate = self.rate()
         elapsed = (self.ended or time.monotonic()) - self.started
         if rate is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...types import Message, Usage
+from ...types import Message, TextBlock, Usage
 from ..render import Status, add_cost, add_usage, price
 
 
@@ -105,7 +105,7 @@ def _plain_text_turn(message: Message | None) -> dict[str, Any] | None:
     """A partial answer as an assistant turn of text only (open thinking and tool calls cannot be replayed)."""
     if message is None:
         return None
-    texts = [b.text for b in message.content if getattr(b, "type", None) == "text" and b.text.strip()]
+    texts = [b.text for b in message.content if isinstance(b, TextBlock) and b.text.strip()]
     text = "".join(texts).rstrip()
     return {"role": "assistant", "content": [{"type": "text", "text": text}]} if text else None
 

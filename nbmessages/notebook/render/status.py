@@ -6,7 +6,11 @@ import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ...ledger.money import usd
 from ...types import Message, RequestValidationError, Usage
+from ...types._base import WireModel
+from ...types.redact import scrub
+from .markdown import escape_dollars
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Status:
     streaming: bool = False
     interrupted: bool = False
     error: BaseException | None = None
+    error_hint: str | None = None  # a front end's own hint, after the error's
     notes: list[str] = field(default_factory=list)
 
     def merged(self, message: dict[str, Any] | None) -> Status:
@@ -34,12 +39,12 @@ class Status:
             return self
         details = message.get("stop_details")
         usage = message.get("usage")
-        found = {
+        found: dict[str, Any] = {
             "model": message.get("model") or None,
             "provider": message.get("provider"),
             "stop_reason": message.get("stop_reason"),
             "stop_sequence": message.get("stop_sequence"),
-            "stop_details": details.to_dict() if hasattr(details, "to_dict") else details,
+            "stop_details": details.to_dict() if isinstance(details, WireModel) else details,
             "usage": Usage.model_validate(usage) if isinstance(usage, dict) else usage,
         }
         return replace(self, **{k: v for k, v in found.items() if getattr(self, k) is None and v is not None})
@@ -89,11 +94,6 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s"
 
 
-def money(usd: float) -> str:
-    """USD as the footers show it: four decimals under a cent, else two."""
-    return f"${usd:.4f}" if usd < 0.01 else f"${usd:.2f}"
-
-
 def footer_parts(s: Status) -> list[str]:
     """The footer's pieces: model, provider, stop reason, tokens, cost, time to first token, duration."""
     parts = [p for p in (s.model, s.provider) if p]
@@ -110,7 +110,7 @@ def footer_parts(s: Status) -> list[str]:
             f" · cache write {u.cache_creation_input_tokens or 0}"
         )
     if s.cost is not None:
-        parts.append(money(s.cost))
+        parts.append(usd(s.cost, 4) if s.cost < 0.01 else usd(s.cost))
     if s.ttft is not None:
         parts.append(f"first token {_seconds(s.ttft)}")
     if s.duration is not None and not s.streaming:
@@ -146,35 +146,14 @@ def stop_note(s: Status) -> str | None:
     return f"ℹ The answer ended with stop_reason `{reason}`."
 
 
-_TITLES = {
-    "RateLimitError": "Rate limited",
-    "OverloadedError": "The API is overloaded",
-    "InternalServerError": "Server error",
-    "AuthenticationError": "Authentication failed",
-    "PermissionDeniedError": "Permission denied",
-    "BadRequestError": "Bad request",
-    "NotFoundError": "Not found",
-    "RequestValidationError": "Invalid request (not sent)",
-    "BudgetExceededError": "Budget exceeded",
-    "APIConnectionError": "Could not reach the API",
-    "APITimeoutError": "The API did not answer in time",
-    "IncompleteStreamError": "The stream broke off",
-    "StreamEventError": "The server reported an error mid-stream",
-    "MalformedStreamError": "The stream could not be read",
-    "UsageError": "Wrong use of the magic",
-}
+def error_lines(error: BaseException, *, title: str | None = None, hint: str | None = None) -> tuple[str, list[str]]:
+    """A title and the detail lines of an error, without a traceback.
 
-_HINTS = {
-    "RateLimitError": "Wait a moment and run the cell again.",
-    "OverloadedError": "Wait a moment and run the cell again.",
-    "AuthenticationError": "Check the key with `%nbmessages keys` (values are never shown).",
-}
-
-
-def error_lines(error: BaseException) -> tuple[str, list[str]]:
-    """A title and the detail lines of an error, without a traceback."""
+    Title and hint come from the error itself (``Explained``); a front end may give a ``title`` for an error that
+    has none (another library's) and add its own ``hint`` after the error's.
+    """
     name = type(error).__name__
-    title = _TITLES.get(name, name)
+    title = getattr(error, "title", None) or title or name
     code = [str(v) for v in (getattr(error, "error_type", None), getattr(error, "status_code", None)) if v]
     if code:
         title += f" ({' '.join(code)})"
@@ -182,24 +161,22 @@ def error_lines(error: BaseException) -> tuple[str, list[str]]:
         lines = [f"{path or '(request)'}: {msg}" for path, msg in error.problems]
     else:
         lines = [str(getattr(error, "message", None) or error) or name]
-    if getattr(error, "request_id", None):
-        lines.append(f"request id {error.request_id}")
-    hint = _HINTS.get(name) or _HINTS.get(type(error).__mro__[1].__name__)
-    if hint:
-        lines.append(hint)
-    return title, lines
+    if request_id := getattr(error, "request_id", None):
+        lines.append(f"request id {request_id}")
+    lines += [h for h in (getattr(error, "hint", None), hint) if h]
+    return title, [scrub(line) for line in lines]
 
 
-def error_markdown(error: BaseException) -> str:
+def error_markdown(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
     """The error box as a Markdown blockquote."""
-    title, lines = error_lines(error)
+    title, lines = error_lines(error, title=title, hint=hint)
     body = "\n>\n".join(f"> {line}" for line in lines)
-    return f"> **⚠ {title}**\n>\n{body}"
+    return escape_dollars(f"> **⚠ {title}**\n>\n{body}")
 
 
-def error_plain(error: BaseException) -> str:
+def error_plain(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
     """The error box as plain text."""
-    title, lines = error_lines(error)
+    title, lines = error_lines(error, title=title, hint=hint)
     return "\n".join([f"⚠ {title}", *(f"  {line}" for line in lines)])
 
 
