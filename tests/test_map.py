@@ -185,6 +185,8 @@ def test_interrupt_keeps_finished_rows_and_marks_the_rest(ledger):
         rest = out[out["status"] == "skipped"]
         assert 0 < len(done) < 40 and len(done) + len(rest) == 40
         assert set(rest["error_type"]) == {"interrupted"}
+        calls = ledger.rows("WHERE json_extract(tags, '$.map') = ?", (out.attrs["map_id"],))
+        assert len(calls) == slow.requests_served  # every call sent, the ones cut off as `interrupted` too
         again = nbmessages.map(rows, "{q}", client=c, max_tokens=20, concurrency=8, progress=False)
     assert (again["status"] == "cached").sum() == len(done) and (again["status"] == "ok").sum() == len(rest)
 

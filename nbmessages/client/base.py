@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -264,11 +265,18 @@ class Call:
 
     @contextmanager
     def recorded_failure(self) -> Iterator[None]:
-        """Record an API error raised inside (a call that failed before any answer arrived), and re-raise it."""
+        """Record an API error raised inside (a call that failed before any answer arrived), and re-raise it.
+
+        A call cut off by an interrupt or a cancelled task is recorded too, as ``interrupted``: it was sent and
+        may have been served (and billed), so it belongs in the ledger.
+        """
         try:
             yield
         except APIError as error:
             self.failed(error)
+            raise
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self.record("interrupted", duration=time.perf_counter() - self.t0)
             raise
 
     def failed(self, error: APIError) -> None:

@@ -370,3 +370,29 @@ def test_copies_record_into_the_same_cassette(server, tmp_path: Path):
     assert len(json.loads(cassette.read_text())) == 3
     replayer = Client(replay=cassette, ledger=False).copy(max_retries=0)  # a copy replays from the same cassette
     assert ask(replayer, "third") == third
+
+
+def test_a_call_cut_off_by_cancellation_is_recorded_as_interrupted(slow_server):
+    import asyncio
+
+    from nbmessages.client.asynchronous import AsyncClient
+
+    seen = []
+
+    class Keep:
+        def before_request(self, params):
+            pass
+
+        def record(self, record):
+            seen.append(record.outcome)
+
+    async def scenario():
+        async with AsyncClient(base_url=slow_server.base_url, ledger=False, observers=[Keep()]) as c:
+            task = asyncio.ensure_future(c.messages.create(model="claude-sonnet-4-5", max_tokens=200, messages="hi"))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(scenario())
+    assert seen == ["interrupted"]
