@@ -129,10 +129,43 @@ def price_usage(
     if found is None:
         _warn_unknown(model or "<no model>")
         return None
-    prov, info = found
     when = when or datetime.now(timezone.utc)
+    split, details, tools = usage.cache_creation, usage.output_tokens_details, usage.server_tool_use
+    key = (usage.input_tokens, usage.output_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens,
+           split.ephemeral_5m_input_tokens if split else None, split.ephemeral_1h_input_tokens if split else None,
+           details.thinking_tokens if details else None, tools.web_search_requests if tools else None,
+           usage.speed, usage.service_tier)
+    # priced once per distinct usage a day: the ledger and the front ends price the same call, and a map's
+    # rows often use the same counts; price tables change by the day at most
+    return _priced(model, provider, when, key, usage)
+
+
+_cache: dict[tuple[Any, ...], float] = {}
+_CACHE_SIZE = 8192
+
+
+def priced_usages() -> int:
+    """How many distinct usages are priced and kept (each is priced once a day)."""
+    return len(_cache)
+
+
+def clear_priced() -> None:
+    """Forget the usages priced so far."""
+    _cache.clear()
+
+
+def _priced(model: str, provider: str | None, when: datetime, key: tuple[Any, ...], usage: Usage) -> float:
+    """The price of a usage (``key`` holds its counts), computed once per model, provider, UTC day and counts."""
+    full = (model, provider, when.astimezone(timezone.utc).date(), key)
+    found = _cache.get(full)
+    if found is not None:
+        return found
+    prov, info = _lookup(model, provider)  # type: ignore[misc]
     calc = info.calc_price(_genai_usage(usage), prov, genai_request_timestamp=when, price_context=_price_context(usage))
-    return float(calc.total_price)
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[full] = value = float(calc.total_price)
+    return value
 
 
 def cost_of(

@@ -13,12 +13,14 @@ from . import ids
 from .cache import PromptCache
 from .envelopes import ApiError
 from .faults import FaultPlan
+from .limits import LimitBook
 from .openrouter import Generations, ResponseCache
 from .options import ServerConfig
 
 
 class ServerState:
-    """What the server remembers between requests: prompt cache, fault counts, open streams, OpenRouter's records."""
+    """What the server remembers between requests: prompt cache, fault counts, rate-limit buckets, open streams,
+    OpenRouter's records."""
 
     def __init__(self, config: ServerConfig):
         self.config = config
@@ -26,6 +28,7 @@ class ServerState:
         self.response_cache = ResponseCache()  # OpenRouter's, on /api/v1 only
         self.generations = Generations(config.credit_limit)
         self.faults = FaultPlan(config.fault, config.fault_rate, config.seed)
+        self.limits = LimitBook(config.limits)
         self.active_streams = 0
         self.requests = 0
 

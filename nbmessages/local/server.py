@@ -26,6 +26,8 @@ from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
 from .faults import HTTP_FAULTS, STREAM_FAULTS, Fault
 from .intake import Incoming, ServerState, body_request_id, check_auth, incoming, is_openrouter, state_of
+from .limits import HEADER as LIMITS_HEADER
+from .limits import Admission, Refused
 from .offline_model import respond
 from .openrouter import availability_fault, metadata_wanted, router_metadata, with_canonical_type
 from .options import ServerConfig
@@ -104,6 +106,36 @@ def build_message(state: ServerState, body: dict[str, Any], openrouter: bool) ->
     return message
 
 
+def admit(request: Request, state: ServerState, body: dict[str, Any]) -> Admission | None:
+    """Take this request from its rate-limit buckets, or answer 429 with ``retry-after`` (None: no limits)."""
+    try:
+        buckets = state.limits.for_header(request.headers.get(LIMITS_HEADER))
+    except ValueError as exc:
+        raise ApiError(400, f"{LIMITS_HEADER}: {exc}") from None
+    if buckets is None:
+        return None
+    try:
+        return buckets.admit(count_input_tokens(body), int(body.get("max_tokens") or 0))
+    except Refused as refused:
+        if refused.retry_after == float("inf"):
+            raise ApiError(429, f"this request alone exceeds the {refused.axis} rate limit; it can never be "
+                           "admitted: make it smaller", "rate_limit_error",
+                           headers={**refused.headers, "x-should-retry": "false"}) from None
+        raise ApiError(429, f"Number of {refused.axis.replace('-', ' ')} has exceeded your per-minute rate limit",
+                       "rate_limit_error",
+                       headers={**refused.headers, "retry-after": f"{refused.retry_after:.3f}"}) from None
+
+
+def settle(admission: Admission | None, message: dict[str, Any]) -> dict[str, str]:
+    """Correct the buckets to the answer's real usage; the headers to send."""
+    if admission is None:
+        return {}
+    usage = message["usage"]
+    admission.settle(int(usage.get("output_tokens") or 0),
+                     int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0))
+    return admission.headers
+
+
 async def _counted(state: ServerState, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
     state.active_streams += 1
     try:
@@ -122,6 +154,7 @@ async def create_message(request: Request) -> Response:
     version = api_version(request.headers.get("anthropic-version")) if not openrouter else DEFAULT_API_VERSION
     pace = pace_of(request, state.config)
     check_create(body, anthropic=not openrouter, version=version)
+    admission = admit(request, state, body)
     fault = fault_of(request, state, body)
     if fault is not None and fault.name in HTTP_FAULTS:
         raise http_fault(fault)
@@ -130,6 +163,8 @@ async def create_message(request: Request) -> Response:
     if fault is not None and fault.name == "slow_start":
         await wait_unless_gone(request, fault.number("seconds", state.config.slow_start))
     message, headers = _answer(request, state, got, fault) if openrouter else (build_message(state, body, False), {})
+    # the offline answer is known whole before it is sent, so the buckets are corrected at once
+    headers = {**headers, **settle(admission, message)}
     if body.get("stream"):
         if fault is not None and fault.name == "stall" and "seconds" not in fault.params:
             fault = Fault(fault.name, {**fault.params, "seconds": str(state.config.stall_cap)}, fault.spec)

@@ -250,10 +250,10 @@ def test_record_then_replay_byte_for_byte(server, tmp_path: Path):
 def test_budget_refuses_past_the_limit_and_can_be_raised(server, ledger):
     from nbmessages.ledger.budget import BudgetExceededError
 
-    # room for the first call's worst case (140 tokens out at $15/M plus the input), which spends over 80 %
+    # room for the first call's worst case (130 tokens out at $15/M plus the input), which spends over 80 %
     c = Client(base_url=server.base_url + "/api", api_key="sk-or-test", ledger=ledger, budget=0.0025)
     with pytest.warns(UserWarning):
-        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=140, messages="spend " * 50)
+        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=130, messages="spend " * 50)
     with pytest.raises(BudgetExceededError, match="budget"):
         c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300, messages="more")
     c.budget.limit = 10
@@ -383,3 +383,29 @@ def test_bodies_the_server_would_refuse_are_refused_before_sending(server, ledge
         c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="hi",
                           tools=[{"name": "f", "input_schema": deep}])
     assert server.requests_served == served and ledger.rows() == []
+
+
+def test_a_call_cut_off_by_cancellation_is_recorded_as_interrupted(slow_server):
+    import asyncio
+
+    from nbmessages.client.asynchronous import AsyncClient
+
+    seen = []
+
+    class Keep:
+        def before_request(self, params):
+            pass
+
+        def record(self, record):
+            seen.append(record.outcome)
+
+    async def scenario():
+        async with AsyncClient(base_url=slow_server.base_url, ledger=False, observers=[Keep()]) as c:
+            task = asyncio.ensure_future(c.messages.create(model="claude-sonnet-4-5", max_tokens=200, messages="hi"))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(scenario())
+    assert seen == ["interrupted"]

@@ -80,3 +80,14 @@ def test_provider_id_from_profile_and_host() -> None:
     assert prices.provider_id("openrouter", "openrouter.ai") == "openrouter"
     assert prices.provider_id("custom", "api.anthropic.com") == "anthropic"
     assert prices.provider_id("local", "127.0.0.1") is None
+
+
+def test_the_same_usage_is_priced_once_a_day():
+    prices_mod = prices
+    usage = Usage(input_tokens=1234, output_tokens=567)
+    prices_mod.clear_priced()
+    first = prices_mod.price_usage(usage, "claude-sonnet-4-5", "anthropic")
+    assert prices_mod.priced_usages() == 1
+    assert prices_mod.price_usage(usage, "claude-sonnet-4-5", "anthropic") == first and prices_mod.priced_usages() == 1
+    prices_mod.price_usage(Usage(input_tokens=1234, output_tokens=568), "claude-sonnet-4-5", "anthropic")
+    assert prices_mod.priced_usages() == 2

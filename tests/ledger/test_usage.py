@@ -195,3 +195,16 @@ def test_the_offline_models_calls_are_left_out_of_spend_unless_asked(ledger) -> 
     assert len(real) == 5 and len(everything) == 6 and everything["simulated"].sum() == 1
     assert U.by_model(real).loc["claude-sonnet-4-5", "calls"] == 2  # summaries see only real spending
     assert U.by_model(everything).loc["claude-sonnet-4-5", "calls"] == 3
+
+
+def test_by_tag_sums_calls_and_cost_per_tag_value(tmp_path):
+    import nbmessages
+    from nbmessages.ledger.store import Ledger
+
+    led = Ledger(tmp_path / "tags.sqlite")
+    with nbmessages.local.start(pace=0, ttft=0) as srv, nbmessages.Client(base_url=srv.base_url, ledger=led) as c:
+        for tag in ("a", "a", "b"):
+            c.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages="hi", tags={"map": tag})
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages="untagged")
+    summary = nbmessages.usage.by_tag(nbmessages.usage(ledger=led, simulated=True), "map")
+    assert summary["calls"].to_dict() == {"a": 2, "b": 1} and (summary["cost_usd"] > 0).all()

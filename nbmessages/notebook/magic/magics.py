@@ -73,6 +73,9 @@ class MessageMagics(Magics):
     @argument("--profile", help="backend profile for this call: anthropic, openrouter, local, compatible")
     @argument("--no-vars", action="store_true", help="send {braces} as written (no variable filling)")
     @argument("--retry", action="store_true", help="drop the chat's last answer and ask again")
+    @argument("--map", metavar="DATA", help="one call per row of this DataFrame (or Series, list): the cell is "
+                                           "the template naming its columns; the result is a DataFrame")
+    @argument("--concurrency", type=int, default=16, help="with --map: at most this many requests at once")
     @argument("-h", "--help", action="store_true", help="show this help")
     @no_var_expand  # IPython would fill {name} and $name in the line itself; our templating does it safely
     @line_cell_magic
@@ -115,6 +118,8 @@ class MessageMagics(Magics):
     def _run(self, args: Any, prompt: str) -> Any:
         s = session()
         ns = self.shell.user_ns if self.shell is not None else {}
+        if args.map:
+            return self._map(args, prompt, ns)
         name = args.chat or (s.current_chat if args.retry else DEFAULT_CHAT)
         chat = s.chat(name)
         if args.retry:
@@ -139,6 +144,23 @@ class MessageMagics(Magics):
         if plan.raw:
             show_json("Raw exchange", _exchange(client, outcome.exchanges, plan.stream))
         return self._result(plan, outcome, ns)
+
+    def _map(self, args: Any, prompt: str, ns: dict[str, Any]) -> Any:
+        """``--map DATA``: the cell is a template over DATA's columns, sent once per row (see nbmessages.map)."""
+        from ..map import map as run_map  # pandas loads only for a map
+
+        s = session()
+        data = opts.lookup(ns, args.map, "--map")
+        template = prompt.strip("\n").rstrip()
+        if not template.strip():
+            raise UsageError("the template is empty: write it in the cell under %%message --map DATA")
+        params = opts.request_params(args, ns, args.model or s.model, s.max_tokens)
+        result = run_map(data, template, client=s.client(args.profile), concurrency=args.concurrency,
+                         dry_run=args.dry_run, **params)
+        if args.out:
+            ns[args.out] = result
+            return None
+        return result
 
     def _plan(self, args: Any, prompt: str, ns: dict[str, Any], chat: str) -> opts.Plan:
         s = session()
