@@ -222,26 +222,17 @@ def test_calls_to_the_offline_model_are_marked_simulated(tmp_path, server) -> No
     assert all(r["cost_usd"] > 0 for r in led.rows())  # still priced: what the call would cost
 
 
-def test_version_4_adds_the_output_counted_and_simulated_flags(tmp_path) -> None:
-    path = tmp_path / "v3.sqlite"
+@pytest.mark.parametrize(("version", "added"), [
+    (4, ("output_counted", "simulated")),  # polish: the client counted the output; the offline model answered
+    (5, ("response_cache", "routing", "availability")),  # OpenRouter's verdicts, after polish's step
+])
+def test_a_migration_adds_its_columns_to_an_older_ledger(tmp_path, version: int, added: tuple[str, ...]) -> None:
+    path = tmp_path / f"v{version - 1}.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, MIGRATIONS[:3])
+    migrate(conn, MIGRATIONS[: version - 1])
     conn.execute("INSERT INTO calls (id, ts, outcome) VALUES ('old', 1, 'ok')")
     conn.close()
     led = Ledger(path)
-    assert led.schema_version == len(MIGRATIONS)
-    assert {k: led.rows()[0][k] for k in ("output_counted", "simulated")} == {"output_counted": None, "simulated": None}
-
-
-def test_version_5_adds_the_openrouter_columns_after_version_4(tmp_path) -> None:
-    path = tmp_path / "v4.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, MIGRATIONS[:4])
-    conn.execute("INSERT INTO calls (id, ts, outcome, simulated) VALUES ('old', 1, 'ok', 0)")
-    conn.close()
-    led = Ledger(path)
-    assert led.schema_version == 5 == len(MIGRATIONS)
-    row = led.rows()[0]
-    assert row["simulated"] == 0
-    assert {k: row[k] for k in ("response_cache", "routing", "availability")} == dict.fromkeys(
-        ("response_cache", "routing", "availability"))
+    assert led.schema_version == len(MIGRATIONS) == 5
+    (row,) = led.rows()
+    assert row["outcome"] == "ok" and {k: row[k] for k in added} == dict.fromkeys(added)
