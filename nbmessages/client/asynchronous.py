@@ -11,9 +11,8 @@ from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
 from ..types.openrouter import Generation, KeyInfo
 from .base import BaseClient, Call
-from .cassettes import recording
 from .deadlines import CallClock
-from .errors import APIError, error_from_response
+from .errors import error_from_response
 from .openrouter import account_data, check_account_api, generation_query
 from .responses import parsed
 from .streams import AsyncMessageStream
@@ -25,9 +24,7 @@ class AsyncClient(BaseClient):
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
-        self._http = http_client or httpx.AsyncClient(timeout=self.timeout)
-        if self._record_path:
-            recording(self._http, self._record_path)
+        self._http = self._recorded(http_client or httpx.AsyncClient(timeout=self.timeout))
         self.messages = AsyncMessages(self)
         self.openrouter = AsyncOpenRouterAPI(self)
         self.models = AsyncModels(self)
@@ -89,11 +86,8 @@ class AsyncMessages:
             async with self._stream(req) as stream:
                 return await stream.get_final_message()
         call = Call(c, req)
-        try:
-            response, retries = await c.send(c.build_request("POST", "messages", c.encode(req), req=req))
-        except APIError as error:
-            call.failed(error)
-            raise
+        with call.recorded_failure():
+            response, retries = await c.send(call.http_request, clock=call.clock)
         return call.succeeded(response, retries)
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> AsyncMessageStream:
@@ -103,18 +97,12 @@ class AsyncMessages:
     def _stream(self, req: Request) -> AsyncMessageStream:
         c = self._client
         call = Call(c, req, streamed=True)
-        body = c.encode(req.streamed())
-        clock = c.call_clock()
 
         async def opener() -> tuple[httpx.Response, int]:
-            try:
-                return await c.send(c.build_request("POST", "messages", body, stream=True, req=req), stream=True,
-                                    clock=clock)
-            except APIError as error:
-                call.failed(error)
-                raise
+            with call.recorded_failure():
+                return await c.send(call.http_request, stream=True, clock=call.clock)
 
-        return AsyncMessageStream(opener, call.stream_finished, call.t0, clock)
+        return AsyncMessageStream(opener, call.stream_finished, call.t0, call.clock)
 
     async def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
@@ -132,8 +120,7 @@ class AsyncModels:
     async def list(self) -> list[ModelInfo]:
         """The models the backend offers (``GET /v1/models``)."""
         c = self._client
-        request = c.build_request("GET", "models")
-        response, _ = await c.send(request)
+        response, _ = await c.send(c.build_request("GET", "models"))
         return parsed(response, ModelList).data
 
 

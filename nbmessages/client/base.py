@@ -8,12 +8,15 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
+from typing_extensions import Self
 
 from ..request.builder import Request
 from ..request.profiles import Profile
@@ -21,7 +24,7 @@ from ..types import Message, RequestValidationError, redact
 from ..types.openrouter import ResponseCache
 from ..types.rules import COUNT_TOKENS_FIELDS, DEFAULT_API_VERSION, MAX_BODY_BYTES, unsupported_version
 from . import observers as records
-from .cassettes import replay_base_url
+from .cassettes import recording, replay_base_url
 from .config import Settings, resolve
 from .deadlines import CallClock
 from .errors import APIConnectionError, APIError, APITimeoutError
@@ -31,10 +34,13 @@ from .retries import retry_delay, should_retry
 from .streams import StreamBase
 
 log = logging.getLogger("nbmessages")
+HTTP = TypeVar("HTTP", httpx.Client, httpx.AsyncClient)
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
 STREAM_ABOVE_MAX_TOKENS = 21_333  # above this a non-streamed answer risks the 10-minute idle limit
+_BACKEND_OPTIONS = frozenset({"api_key", "base_url", "profile"})
+_OBSERVER_OPTIONS = frozenset({"ledger", "budget", "tags", "log_content", "observers"})
 
 
 class BaseClient:
@@ -57,6 +63,7 @@ class BaseClient:
         log_content: bool = False,
         record: str | Path | None = None,
         replay: str | Path | None = None,
+        observers: Sequence[records.Observer] = (),
         app_url: str | None = None,
         app_title: str | None = None,
         app_categories: str | list[str] | None = None,
@@ -83,9 +90,46 @@ class BaseClient:
         self.tags = dict(tags or {})
         self.openrouter_options = Extras.of_client(app_url, app_title, app_categories, openrouter_cache,
                                                    openrouter_metadata)
-        self.observers = records.make_observers(
+        # what copy() starts from: the options as given (the backend is taken resolved, from _settings)
+        self._options: dict[str, Any] = {
+            "anthropic_version": anthropic_version, "default_headers": self.default_headers, "timeout": self.timeout,
+            "max_retries": max_retries, "deadline": deadline, "ledger": ledger, "budget": budget, "tags": self.tags,
+            "log_content": log_content, "record": record, "replay": replay,
+            "app_url": app_url, "app_title": app_title, "app_categories": app_categories,
+            "openrouter_cache": openrouter_cache, "openrouter_metadata": openrouter_metadata,
+        }
+        self._made = records.make_observers(
             {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
         )
+        self._extra = list(observers)
+        self.observers = [*self._made, *self._extra]
+
+    @classmethod
+    def from_client(cls, client: BaseClient, **overrides: Any) -> Self:
+        """A client of this class with ``client``'s settings, budget, ledger and observers, but for ``overrides``."""
+        options = {**client._options, "api_key": client.api_key, "base_url": client.base_url,
+                   "profile": client.profile, "observers": client._extra, **overrides}
+        if "budget" not in overrides and client.budget is not None:
+            options["budget"] = client.budget  # the same object: a copy spends from the same budget
+        new = cls(**options)
+        if not _BACKEND_OPTIONS & overrides.keys():
+            new._settings = client._settings  # keeps what resolving found (the embedded server, say)
+        if not _OBSERVER_OPTIONS & overrides.keys():
+            new._made = client._made
+            new.observers = [*new._made, *new._extra]
+        return new
+
+    def copy(self, **overrides: Any) -> Self:
+        """A client like this one (same key, backend, budget, ledger, observers…), with ``overrides`` changed."""
+        return self.from_client(self, **overrides)
+
+    with_options = copy
+
+    def _recorded(self, http: HTTP) -> HTTP:
+        """``http``, recording every exchange into the cassette when this client records."""
+        if self._record_path:
+            recording(http, self._record_path)
+        return http
 
     @property
     def profile(self) -> Profile:
@@ -234,11 +278,23 @@ def _now() -> datetime:
 
 
 class Call:
-    """One call's clock and its record, whichever way it ends: reported to the client's observers."""
+    """One call of ``messages``: its HTTP request, its time limits and its record, whichever way it ends."""
 
     def __init__(self, client: BaseClient, req: Request, streamed: bool = False) -> None:
         self.client, self.req, self.streamed = client, req, streamed
         self.started_at, self.t0 = _now(), time.perf_counter()
+        self.clock = client.call_clock()
+        self.http_request = client.build_request("POST", "messages", client.encode(req.streamed(streamed)), streamed,
+                                                 req=req)
+
+    @contextmanager
+    def recorded_failure(self) -> Iterator[None]:
+        """Record an API error raised inside (a call that failed before any answer arrived), and re-raise it."""
+        try:
+            yield
+        except APIError as error:
+            self.failed(error)
+            raise
 
     def failed(self, error: APIError) -> None:
         """Record a call that failed before any answer arrived."""

@@ -11,9 +11,8 @@ from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
 from ..types.openrouter import Generation, KeyInfo
 from .base import BaseClient, Call
-from .cassettes import recording
 from .deadlines import CallClock
-from .errors import APIError, error_from_response
+from .errors import error_from_response
 from .openrouter import account_data, check_account_api, generation_query
 from .responses import parsed
 from .streams import MessageStream
@@ -25,9 +24,7 @@ class Client(BaseClient):
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  http_client: httpx.Client | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
-        self._http = http_client or httpx.Client(timeout=self.timeout)
-        if self._record_path:
-            recording(self._http, self._record_path)
+        self._http = self._recorded(http_client or httpx.Client(timeout=self.timeout))
         self.messages = Messages(self)
         self.openrouter = OpenRouterAPI(self)
         self.models = Models(self)
@@ -93,11 +90,8 @@ class Messages:
             with self._stream(req) as stream:
                 return stream.get_final_message()
         call = Call(c, req)
-        try:
-            response, retries = c.send(c.build_request("POST", "messages", c.encode(req), req=req))
-        except APIError as error:
-            call.failed(error)
-            raise
+        with call.recorded_failure():
+            response, retries = c.send(call.http_request, clock=call.clock)
         return call.succeeded(response, retries)
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> MessageStream:
@@ -107,18 +101,12 @@ class Messages:
     def _stream(self, req: Request) -> MessageStream:
         c = self._client
         call = Call(c, req, streamed=True)
-        body = c.encode(req.streamed())
-        clock = c.call_clock()
 
         def opener() -> tuple[httpx.Response, int]:
-            try:
-                return c.send(c.build_request("POST", "messages", body, stream=True, req=req), stream=True,
-                              clock=clock)
-            except APIError as error:
-                call.failed(error)
-                raise
+            with call.recorded_failure():
+                return c.send(call.http_request, stream=True, clock=call.clock)
 
-        return MessageStream(opener, call.stream_finished, call.t0, clock)
+        return MessageStream(opener, call.stream_finished, call.t0, call.clock)
 
     def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
@@ -136,8 +124,7 @@ class Models:
     def list(self) -> list[ModelInfo]:
         """The models the backend offers (``GET /v1/models``)."""
         c = self._client
-        request = c.build_request("GET", "models")
-        response, _ = c.send(request)
+        response, _ = c.send(c.build_request("GET", "models"))
         return parsed(response, ModelList).data
 
 

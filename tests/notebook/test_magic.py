@@ -361,6 +361,19 @@ def test_budget_refuses_calls_past_the_limit(ip):
     assert "$0.000001 (spent $0.0" in status.plain  # the limit as set, not rounded to $0.00
 
 
+def test_a_calls_other_profile_shares_the_session_budget_and_headers(server):
+    from nbmessages.notebook.magic.session import Session
+
+    s = Session(base_url=server.base_url, budget=5.0, headers={"x-team": "a"})
+    main = s.client()
+    other = s.client("openrouter")  # derived from the session's client with copy()
+    assert other.profile.name == "openrouter" and other.base_url != main.base_url
+    assert other.budget is main.budget and other.default_headers == {"x-team": "a"}
+    assert other.tags == {"source": "magic"} and s.client("openrouter") is other
+    s.set_budget(7.0)
+    assert main.budget.limit == 7.0 and s.budget_status() == "$7.00 (spent $0.0000)"
+
+
 # -- interrupt
 
 

@@ -108,7 +108,7 @@ def test_count_tokens_sends_context_management(server, tmp_path):
 
 def test_front_ends_offer_the_effort_values_of_the_types():
     assert rules.EFFORTS == ("low", "medium", "high", "xhigh", "max")
-    assert [value for _, value in controls.EFFORT_CHOICES] == ["", *rules.EFFORTS]
+    assert [value for _, value in controls.Controls(dict).effort.options] == ["", *rules.EFFORTS]
     assert "--effort {" + ",".join(rules.EFFORTS) + "}" in magics.MessageMagics.message.parser.format_usage()
 
 

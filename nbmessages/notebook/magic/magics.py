@@ -12,11 +12,11 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ...request.builder import Request
-from ...types.rules import EFFORTS, MIN_THINKING_BUDGET
 from ..chat import Chat
 from ..live_call import SHOWN_ERRORS, LiveCall
 from ..render import IPythonPublisher, error_markdown, error_plain
 from ..render.blocks import shorten_data
+from ..turns import DEFAULT_MAX_ITERATIONS
 from . import options as opts
 from .commands import USAGE_TITLE, SettingsCommands, magic_hint
 from .session import DEFAULT_CHAT, Session
@@ -58,24 +58,10 @@ class MessageMagics(Magics):
     """``%%message``, ``%message`` and ``%nbmessages``."""
 
     @magic_arguments()
-    @argument("-m", "--model", help="the model (default: the session's, see %%nbmessages model)")
-    @argument("-s", "--system", help="the system prompt: text, or the name of a variable holding it")
-    @argument("--max-tokens", type=int, help="the most tokens to generate (default: the session's, 1024)")
-    @argument("-t", "--temperature", type=float, help="sampling temperature, 0 to 1")
-    @argument("--top-p", type=float, help="nucleus sampling, 0 to 1")
-    @argument("--top-k", type=int, help="sample from the top K tokens only")
-    @argument("--stop", action="append", metavar="TEXT", help="a stop sequence (repeatable)")
-    @argument("--thinking", metavar="BUDGET", help=f"extended thinking: a token budget (>= {MIN_THINKING_BUDGET}) or 'adaptive'")
-    @argument("--effort", choices=EFFORTS, help="output_config.effort")
-    @argument("--tools", metavar="F,G", help="tools: names of Python functions or tool dicts in the notebook")
-    @argument("--tool-choice", metavar="CHOICE", help="auto, any, none, or the name of the tool to call")
-    @argument("--max-rounds", type=int, default=10, help="the tool loop's guard: at most this many requests")
-    @argument("--schema", metavar="NAME", help="structured output: a pydantic model; the parsed object is the result")
+    @opts.request_arguments()  # every request option, from the settings table
+    @argument("--max-rounds", type=int, default=DEFAULT_MAX_ITERATIONS,
+              help="the tool loop's guard: at most this many requests")
     @argument("--attach", action="append", metavar="PATH_OR_VAR", help="attach an image or PDF (repeatable)")
-    @argument("--cache", action="store_true", help="prompt caching (top-level cache_control)")
-    @argument("--provider", metavar="A,B", help="OpenRouter: provider order")
-    @argument("--models", metavar="M1,M2", help="OpenRouter: fallback models")
-    @argument("--session-id", help="OpenRouter: session id grouping related calls")
     @argument("--openrouter-cache", metavar="on|off|TTL", help="OpenRouter: response cache for this call (TTL in s)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
     @argument("--raw", action="store_true", help="also show the JSON exchange: request bodies and responses")
@@ -159,7 +145,7 @@ class MessageMagics(Magics):
         content = opts.user_content(text, opts.attachments(args.attach, ns))
         if not content or (isinstance(content, str) and not content.strip()):
             raise UsageError("the prompt is empty: write it in the cell under %%message (or after %message)")
-        params = opts.request_params(args, ns, args.model or s.model, s.max_tokens)
+        params = opts.request_params(args, ns, s.model, s.max_tokens)
         return opts.Plan(params, content, chat, profile=args.profile, stream=not args.no_stream, raw=args.raw,
                          out=args.out, schema=params.get("output_format"), max_rounds=args.max_rounds,
                          warnings=warnings, call_options=opts.call_options(args))

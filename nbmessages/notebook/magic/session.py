@@ -9,10 +9,11 @@ from ...client.config import environment_fingerprint
 from ...client.observers import SpendingGuard
 from ...client.sync import Client
 from ...ledger.money import usd
+from .. import settings
 from ..chat import Chat
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
-DEFAULT_MAX_TOKENS = 1024
+DEFAULT_MODEL: str = settings.default("model")
+DEFAULT_MAX_TOKENS: int = settings.default("max_tokens")
 DEFAULT_CHAT = "default"
 
 
@@ -45,15 +46,22 @@ class Session:
             self.changed()
             self._environment = environment_fingerprint()
         if key not in self._clients:
-            options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
-            if self.budget is not None:
-                options["budget"] = self.budget
-            if self.max_retries is not None:
-                options["max_retries"] = self.max_retries
-            options.update(self.openrouter)
-            base_url = self.base_url if profile is None or profile == self.profile else None
-            self._clients[key] = Client(base_url=base_url, profile=key, **options)
+            base_url = self.base_url if key == self.profile else None
+            first = next(iter(self._clients.values()), None)
+            if first is None:
+                self._clients[key] = Client(base_url=base_url, profile=key, **self._client_options())
+            else:  # another backend: the same budget, ledger, headers and tags as the session's other clients
+                self._clients[key] = first.copy(profile=key, base_url=base_url, api_key=None)
         return self._clients[key]
+
+    def _client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
+        if self.budget is not None:
+            options["budget"] = self.budget
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
+        options.update(self.openrouter)  # %nbmessages openrouter_cache / router_metadata
+        return options
 
     def use_client(self, client: Client | None) -> None:
         """Pin a ready-made client (tests, custom transports); None unpins it."""
@@ -76,7 +84,9 @@ class Session:
             budget.limit = limit
 
     def _budgets(self) -> list[SpendingGuard]:
-        return [b for c in self._clients.values() if (b := c.budget) is not None]
+        """The clients' budgets, each once (the session's clients are copies sharing one)."""
+        unique = {id(b): b for c in self._clients.values() if (b := c.budget) is not None}
+        return list(unique.values())
 
     def budget_status(self) -> str:
         """The budget as text: limit and spent, or 'none'."""
