@@ -622,17 +622,6 @@ def test_in_a_kernel_sends_run_on_its_loop_and_the_key_never_reaches_saved_widge
     assert "CANARY-in-kernel-42" not in saved  # …without the key
 
 
-def test_an_availability_error_box_shows_the_code_and_the_fallback_models(server: Any) -> None:
-    fault = "unavailable;code=free_variant_ended;fallback=anthropic/claude-haiku-4.5"
-    client = nbmessages.Client(base_url=server.base_url + "/api", default_headers={"x-nbmessages-fault": fault},
-                               max_retries=0)
-    pg = Playground(client=client, namespace=NAMESPACE)
-    ask(pg, "Hi")
-    assert isinstance(pg.last_error, nbmessages.NotFoundError)
-    html = pg.columns[0].html
-    assert "free_variant_ended" in html and "--models anthropic/claude-haiku-4.5" in html
-
-
 def test_a_playground_from_a_client_keeps_its_version_ledger_and_budget(server: Any, tmp_path: Any) -> None:
     from nbmessages.ledger.budget import BudgetExceededError
     from nbmessages.ledger.store import Ledger
@@ -654,3 +643,14 @@ def test_a_playground_from_a_client_keeps_its_version_ledger_and_budget(server: 
         assert len(Ledger(path).rows()) == 1 and len([u for m, u, _ in spy.seen if m == "POST"]) == len(sent)
     finally:
         spy.close()
+
+
+def test_an_availability_error_box_shows_the_code_and_the_fallback_models(server: Any) -> None:
+    fault = "unavailable;code=free_variant_ended;fallback=anthropic/claude-haiku-4.5"
+    client = nbmessages.Client(base_url=server.base_url + "/api", default_headers={"x-nbmessages-fault": fault},
+                               max_retries=0)
+    pg = Playground(client=client, namespace=NAMESPACE)
+    ask(pg, "Hi")
+    assert isinstance(pg.last_error, nbmessages.NotFoundError)
+    html = pg.columns[0].html
+    assert "free_variant_ended" in html and "--models anthropic/claude-haiku-4.5" in html
