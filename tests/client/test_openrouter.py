@@ -273,6 +273,16 @@ def test_attribution_headers_on_openrouter() -> None:
     assert headers["x-openrouter-categories"] == "general-chat,writing-assistant"
 
 
+def test_a_copied_client_keeps_its_openrouter_options() -> None:
+    from nbmessages import AsyncClient
+
+    client = Client(api_key="sk-or-x", ledger=False, app_url="https://myapp.example", app_title="My Notebook",
+                    app_categories="general-chat", openrouter_cache=60, openrouter_metadata=True)
+    assert client.copy().openrouter_options == client.openrouter_options
+    assert AsyncClient.from_client(client).openrouter_options == client.openrouter_options  # the playground's twin
+    assert client.copy(openrouter_cache=False).openrouter_options.cache is False
+
+
 def test_categories_are_checked() -> None:
     assert categories("cli-agent, cloud-agent") == ["cli-agent", "cloud-agent"]
     with pytest.raises(ValueError, match="did you mean 'cli-agent'"):

@@ -90,7 +90,7 @@ def test_migrates_an_older_schema(tmp_path, monkeypatch) -> None:
     cols = {r[1] for r in led.connection.execute("PRAGMA table_info(calls)")}
     assert "extra" in cols
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"calls", "map_results"}  # V3 dropped the frame cache; V5 added nbmessages.map's answers
+    assert tables == {"calls", "map_results"}  # V3 dropped the frame cache; V6 added nbmessages.map's answers
     assert [r["id"] for r in led.rows()] == ["a"]
     led.record(record())
     led.close()
