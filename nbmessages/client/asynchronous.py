@@ -10,6 +10,7 @@ import httpx
 from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
 from .base import BaseClient, Call
+from .batches import AsyncBatches
 from .cassettes import recording
 from .errors import APIError, error_from_response
 from .streams import AsyncMessageStream
@@ -61,6 +62,7 @@ class AsyncMessages:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+        self.batches = AsyncBatches(client)
 
     async def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from .cassette import Cassette
-from .options import DEFAULT_PACE, DEFAULT_TTFT, MAX_BODY_SIZE, ServerConfig
+from .options import DEFAULT_BATCH_DELAY, DEFAULT_PACE, DEFAULT_TTFT, MAX_BODY_SIZE, ServerConfig
 from .runner import LocalServer
 from .tokens import count_input_tokens
 
@@ -23,11 +23,12 @@ _shared_lock = threading.Lock()
 def start(host: str = "127.0.0.1", port: int = 0, *, pace: float = DEFAULT_PACE, ttft: float = DEFAULT_TTFT,
           key: str | None = None, replay: str | Path | None = None, record: str | Path | None = None,
           upstream: str | None = None, fault: str | None = None, fault_rate: float = 1.0, seed: int = 0,
-          max_body_size: int = MAX_BODY_SIZE, stall_cap: float = 120.0, slow_start: float = 5.0) -> LocalServer:
+          max_body_size: int = MAX_BODY_SIZE, stall_cap: float = 120.0, slow_start: float = 5.0,
+          batch_delay: float = DEFAULT_BATCH_DELAY) -> LocalServer:
     """Start a local server (port 0 picks a free port); returns once it accepts connections."""
     config = ServerConfig(pace=pace, ttft=ttft, key=key, max_body_size=max_body_size, fault=fault,
                           fault_rate=fault_rate, seed=seed, stall_cap=stall_cap, slow_start=slow_start,
-                          replay=replay, record=record, upstream=upstream)
+                          replay=replay, record=record, upstream=upstream, batch_delay=batch_delay)
     return LocalServer(config, host, port).start()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_PACE = 150.0  # tokens per second, about what a mid-size model streams
 DEFAULT_TTFT = 0.3
+DEFAULT_BATCH_DELAY = 2.0
 MAX_BODY_SIZE = 32 * 1024 * 1024  # the API's request size limit
 
 
@@ -26,10 +27,11 @@ class ServerConfig:
     replay: str | Path | None = None
     record: str | Path | None = None
     upstream: str | None = None
+    batch_delay: float = DEFAULT_BATCH_DELAY  # seconds a Message Batch takes to process
 
     def __post_init__(self) -> None:
-        if self.pace < 0 or self.ttft < 0:
-            raise ValueError("pace and ttft must be >= 0")
+        if self.pace < 0 or self.ttft < 0 or self.batch_delay < 0:
+            raise ValueError("pace, ttft and batch_delay must be >= 0")
         if not 0 <= self.fault_rate <= 1:
             raise ValueError("fault_rate must be between 0 and 1")
         if self.record is not None and not self.upstream:

@@ -303,7 +303,9 @@ def create_app(config: ServerConfig) -> LocalApp:
 
         routes = proxy_routes(config)
     else:
-        routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models})
+        from .batches import batch_routes  # it imports this module
+
+        routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models}) + batch_routes()
     handlers = {ApiError: _api_error, HTTPException: _http_error, Exception: _crash}
     app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
     state = ServerState(config)

@@ -15,6 +15,7 @@ from ..types import (
     MessageCreateParams,
     RequestValidationError,
 )
+from .batches import AnthropicBatches, OpenRouterBatches
 
 ANTHROPIC_VERSIONS = ("2023-06-01", "2026-10-21")
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
@@ -33,6 +34,7 @@ class Profile:
     fields_dropped: tuple[str, ...] = ()  # sent by other backends only: dropped here with a warning
     service_tiers: tuple[str, ...] | None = None  # None: any value the types accept
     extra_headers: dict[str, str] = field(default_factory=dict)
+    batches: AnthropicBatches | OpenRouterBatches | None = AnthropicBatches()  # its Message Batches API, if any
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         """The headers that carry the key."""
@@ -122,6 +124,7 @@ OPENROUTER = Profile(
     auth="bearer",
     fields_dropped=ANTHROPIC_ONLY_FIELDS,
     service_tiers=("flex", "priority", "fast", "default"),
+    batches=OpenRouterBatches(),
 )
 # the embedded server's /v1 answers like Anthropic's API, so it gets Anthropic's field rules
 LOCAL = Profile(
