@@ -25,6 +25,11 @@ def _add_serve(commands: Any) -> None:
     serve.add_argument("--batch-delay", type=float, default=2.0,
                        help="seconds a Message Batch takes to process (default 2; per batch: x-nbmessages-batch-delay)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
+    serve.add_argument("--rpm", type=float, help="rate limit: requests per minute (429 with retry-after past it)")
+    serve.add_argument("--itpm", type=float, help="rate limit: input tokens per minute")
+    serve.add_argument("--otpm", type=float, help="rate limit: output tokens per minute (max_tokens reserved)")
+    serve.add_argument("--burst", type=float, default=60.0,
+                       help="seconds of refill a rate-limit bucket holds (default 60: a minute's worth at once)")
     serve.set_defaults(run=_serve)
 
 
@@ -36,7 +41,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     server = start(host=args.host, port=args.port, pace=args.pace, ttft=args.ttft, key=args.key,
                    replay=args.replay, record=args.record, upstream=args.upstream, fault=args.fault,
-                   fault_rate=args.fault_rate, seed=args.seed, batch_delay=args.batch_delay)
+                   fault_rate=args.fault_rate, seed=args.seed, rpm=args.rpm, itpm=args.itpm,
+                   otpm=args.otpm, burst=args.burst, batch_delay=args.batch_delay)
     print(f"nbmessages local server listening on {server.base_url}", flush=True)
     print(f"  Anthropic base URL: {server.base_url}   OpenRouter base URL: {server.openrouter_base_url}", flush=True)
     stopped = threading.Event()

@@ -24,11 +24,17 @@ def start(host: str = "127.0.0.1", port: int = 0, *, pace: float = DEFAULT_PACE,
           key: str | None = None, replay: str | Path | None = None, record: str | Path | None = None,
           upstream: str | None = None, fault: str | None = None, fault_rate: float = 1.0, seed: int = 0,
           max_body_size: int = MAX_BODY_SIZE, stall_cap: float = 120.0, slow_start: float = 5.0,
-          batch_delay: float = DEFAULT_BATCH_DELAY) -> LocalServer:
-    """Start a local server (port 0 picks a free port); returns once it accepts connections."""
+          rpm: float | None = None, itpm: float | None = None, otpm: float | None = None,
+          burst: float = 60.0, batch_delay: float = DEFAULT_BATCH_DELAY) -> LocalServer:
+    """Start a local server (port 0 picks a free port); returns once it accepts connections.
+
+    ``rpm``, ``itpm`` and ``otpm`` are rate limits per minute enforced like the API's (token buckets holding
+    ``burst`` seconds of refill; 429 with ``retry-after`` when exceeded; ``anthropic-ratelimit-*`` headers).
+    """
     config = ServerConfig(pace=pace, ttft=ttft, key=key, max_body_size=max_body_size, fault=fault,
                           fault_rate=fault_rate, seed=seed, stall_cap=stall_cap, slow_start=slow_start,
-                          replay=replay, record=record, upstream=upstream, batch_delay=batch_delay)
+                          replay=replay, record=record, upstream=upstream, rpm=rpm, itpm=itpm, otpm=otpm,
+                          burst=burst, batch_delay=batch_delay)
     return LocalServer(config, host, port).start()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .limits import RateLimits
+
 DEFAULT_PACE = 150.0  # tokens per second, about what a mid-size model streams
 DEFAULT_TTFT = 0.3
 DEFAULT_BATCH_DELAY = 2.0
@@ -28,6 +30,15 @@ class ServerConfig:
     record: str | Path | None = None
     upstream: str | None = None
     batch_delay: float = DEFAULT_BATCH_DELAY  # seconds a Message Batch takes to process
+    rpm: float | None = None  # rate limits per minute (None: unlimited), enforced by token buckets
+    itpm: float | None = None
+    otpm: float | None = None
+    burst: float = 60.0  # seconds of refill a bucket holds: 60 = a minute's allowance at once, 1 = smooth
+
+    @property
+    def limits(self) -> RateLimits:
+        """The server's rate limits (validated)."""
+        return RateLimits(self.rpm, self.itpm, self.otpm, self.burst)
 
     def __post_init__(self) -> None:
         if self.pace < 0 or self.ttft < 0 or self.batch_delay < 0:
@@ -38,3 +49,4 @@ class ServerConfig:
             raise ValueError("record mode needs upstream=URL (where to forward requests)")
         if self.record is not None and self.replay is not None:
             raise ValueError("choose replay or record, not both")
+        self.limits  # noqa: B018 - validates the limits now, not at the first request

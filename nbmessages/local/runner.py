@@ -57,10 +57,16 @@ class LocalServer:
         """Whether the server thread is alive and serving."""
         return self._thread is not None and self._thread.is_alive() and not self._server.should_exit
 
+    @property
+    def rate_limited(self) -> int:
+        """Requests answered 429 by the rate limits since the start."""
+        return self.app.state.limits.refused
+
     def reset(self) -> None:
-        """Forget the prompt cache and the ``times=N`` fault counts."""
+        """Forget the prompt cache, the ``times=N`` fault counts and the rate-limit buckets."""
         self.app.state.cache.clear()
         self.app.state.faults.reset()
+        self.app.state.limits.reset()
 
     def start(self) -> LocalServer:
         """Start serving; returns once connections are accepted."""

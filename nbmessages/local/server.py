@@ -26,6 +26,8 @@ from .checks import api_version, check_count, check_create
 from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
 from .faults import HTTP_FAULTS, Fault, FaultPlan
+from .limits import HEADER as LIMITS_HEADER
+from .limits import Admission, LimitBook, Refused
 from .offline_model import respond
 from .options import ServerConfig
 from .tokens import count_input_tokens
@@ -45,6 +47,7 @@ class ServerState:
         self.config = config
         self.cache = PromptCache()
         self.faults = FaultPlan(config.fault, config.fault_rate, config.seed)
+        self.limits = LimitBook(config.limits)
         self.active_streams = 0
         self.requests = 0
 
@@ -188,6 +191,36 @@ def build_message(state: ServerState, body: dict[str, Any], openrouter: bool) ->
     return message
 
 
+def admit(request: Request, state: ServerState, body: dict[str, Any]) -> Admission | None:
+    """Take this request from its rate-limit buckets, or answer 429 with ``retry-after`` (None: no limits)."""
+    try:
+        buckets = state.limits.for_header(request.headers.get(LIMITS_HEADER))
+    except ValueError as exc:
+        raise ApiError(400, f"{LIMITS_HEADER}: {exc}") from None
+    if buckets is None:
+        return None
+    try:
+        return buckets.admit(count_input_tokens(body), int(body.get("max_tokens") or 0))
+    except Refused as refused:
+        if refused.retry_after == float("inf"):
+            raise ApiError(429, f"this request alone exceeds the {refused.axis} rate limit; it can never be "
+                           "admitted: make it smaller", "rate_limit_error",
+                           headers={**refused.headers, "x-should-retry": "false"}) from None
+        raise ApiError(429, f"Number of {refused.axis.replace('-', ' ')} has exceeded your per-minute rate limit",
+                       "rate_limit_error",
+                       headers={**refused.headers, "retry-after": f"{refused.retry_after:.3f}"}) from None
+
+
+def settle(admission: Admission | None, message: dict[str, Any]) -> dict[str, str]:
+    """Correct the buckets to the answer's real usage; the headers to send."""
+    if admission is None:
+        return {}
+    usage = message["usage"]
+    admission.settle(int(usage.get("output_tokens") or 0),
+                     int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0))
+    return admission.headers
+
+
 async def _counted(state: ServerState, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
     state.active_streams += 1
     try:
@@ -206,23 +239,27 @@ async def create_message(request: Request) -> Response:
     version = api_version(request.headers.get("anthropic-version")) if not openrouter else "2023-06-01"
     pace = pace_of(request, state.config)
     check_create(body, anthropic=not openrouter, version=version)
+    admission = admit(request, state, body)
     fault = fault_of(request, state, body)
     if fault is not None and fault.name in HTTP_FAULTS:
         raise http_fault(fault)
     if fault is not None and fault.name == "slow_start":
         await wait_unless_gone(request, fault.number("seconds", state.config.slow_start))
     message = build_message(state, body, openrouter)
+    # the offline answer is known whole before it is sent, so the buckets are corrected at once
+    headers = settle(admission, message)
     if body.get("stream"):
         if fault is not None and fault.name == "stall" and "seconds" not in fault.params:
             fault = Fault(fault.name, {**fault.params, "seconds": str(state.config.stall_cap)}, fault.spec)
         stream = paced_stream(message_events(message), pace, fault, request_id=got.request_id,
                               abort=request.scope["state"]["abort"],
                               comment="OPENROUTER PROCESSING" if openrouter else None)
-        return EventSourceResponse(_counted(state, stream), ping=0, sep="\n")
-    return await _whole_message(request, message, pace, fault)
+        return EventSourceResponse(_counted(state, stream), ping=0, sep="\n", headers=headers)
+    return await _whole_message(request, message, pace, fault, headers)
 
 
-async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, fault: Fault | None) -> Response:
+async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, fault: Fault | None,
+                         headers: dict[str, str]) -> Response:
     """A non-streaming answer after ttft plus the output's time at pace; stream faults have plain equivalents."""
     if not await wait_unless_gone(request, pace.ttft + pace.delay(message["usage"]["output_tokens"])):
         return Response(status_code=499)
@@ -239,7 +276,7 @@ async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, 
     if name == "stall":
         await wait_unless_gone(request, fault.number("seconds", state_of(request).config.stall_cap))
         raise ApiError(504, "the request stalled and timed out (nbmessages fault injection)")
-    return JSONResponse(message)
+    return JSONResponse(message, headers=headers)
 
 
 async def count_tokens(request: Request) -> Response:
