@@ -33,6 +33,7 @@ _LAZY = {
     "playground": ("nbmessages.notebook.playground", None),
     "Chat": ("nbmessages.notebook.chat", "Chat"),
     "local": ("nbmessages.local", None),
+    "batches": ("nbmessages.batches", None),
 }
 
 

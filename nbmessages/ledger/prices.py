@@ -18,6 +18,8 @@ from ..types import Usage
 PROVIDER = "provider"
 PRICE_TABLE = "price_table"
 UNKNOWN = "unknown"
+BATCH_TABLE = "price_table_batch"  # genai-prices' batch tier
+BATCH_HALF = "batch_half_price"  # no batch tier known: half the standard price, as batches are billed
 
 _warned: set[str] = set()
 _warn_lock = threading.Lock()
@@ -28,7 +30,7 @@ class Cost:
     """A call's cost in USD (None when unknown) and where it came from."""
 
     usd: float | None
-    source: str  # "provider" | "price_table" | "unknown"
+    source: str  # "provider" | "price_table" | "price_table_batch" | "batch_half_price" | "unknown"
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,20 @@ def cost_of(
         return Cost(float(usage.cost), PROVIDER)
     try:
         usd = price_usage(usage, model, provider, when)
+        if usd is not None and usage.service_tier == "batch":
+            return _batch_cost(usage, model, provider, when, usd)
     except (ValueError, TypeError, ArithmeticError) as exc:  # inconsistent counts
         warnings.warn(f"nbmessages: could not price a call to {model!r}: {exc}", stacklevel=2)
         return Cost(None, UNKNOWN)
     return Cost(usd, PRICE_TABLE if usd is not None else UNKNOWN)
+
+
+def _batch_cost(usage: Usage, model: str, provider: str | None, when: datetime | None, usd: float) -> Cost:
+    """A batch call: genai-prices' batch tier, or half the standard price where the table has none."""
+    standard = price_usage(usage.model_copy(update={"service_tier": None}), model, provider, when)
+    if standard is None or usd < standard * 0.99:
+        return Cost(usd, BATCH_TABLE)
+    return Cost(standard / 2, BATCH_HALF)
 
 
 @lru_cache(maxsize=512)
