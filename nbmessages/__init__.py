@@ -33,6 +33,7 @@ _LAZY = {
     "playground": ("nbmessages.notebook.playground", None),
     "Chat": ("nbmessages.notebook.chat", "Chat"),
     "local": ("nbmessages.local", None),
+    "map": ("nbmessages.notebook.map", "map"),  # also registers the df.messages accessor
     "batches": ("nbmessages.batches", None),
 }
 

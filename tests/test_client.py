@@ -259,3 +259,94 @@ def test_openrouter_only_fields_are_not_sent_to_the_local_v1(server):
         message = c.messages.create(model="m", max_tokens=100, messages="route me", session_id="s",
                                     provider={"order": ["anthropic"]}, models=["a/b"])
     assert message.text
+
+
+# -- deriving clients: copy() / with_options() / from_client()
+
+
+def _rich(server, ledger, **kw) -> Client:
+    return Client(base_url=server.base_url + "/api", api_key="sk-or-copy-test", ledger=ledger, budget=0.0001,
+                  anthropic_version="2026-10-21", default_headers={"x-team": "a"}, max_retries=1, timeout=7.0,
+                  tags={"team": "a"}, log_content=True, **kw)
+
+
+def _spend(c: Client, prompt: str = "spend " * 50):
+    return c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300, messages=prompt)
+
+
+def test_copy_keeps_every_setting_and_shares_budget_ledger_and_observers(server, ledger):
+    from nbmessages.ledger.budget import BudgetExceededError
+
+    seen: list[str] = []
+
+    class Spy:
+        def before_request(self, params):
+            seen.append(params.model)
+
+        def record(self, record):
+            seen.append(record.outcome)
+
+    c = _rich(server, ledger, observers=[Spy()])
+    d = c.copy(max_retries=0)
+    assert c.with_options(max_retries=0).max_retries == 0 and type(d) is Client
+    assert d.api_key.get_secret_value() == "sk-or-copy-test" and d.base_url == c.base_url
+    assert d.profile is c.profile and d.anthropic_version == "2026-10-21" and d.default_headers == {"x-team": "a"}
+    assert d.timeout == c.timeout and d.tags == {"team": "a"} and (d.max_retries, c.max_retries) == (0, 1)
+    assert d.budget is c.budget and d.observers == c.observers
+    with pytest.warns(UserWarning, match="budget"):
+        _spend(d)  # spent through the copy ...
+    with pytest.raises(BudgetExceededError):
+        _spend(c)  # ... counts for the original
+    assert seen[:2] == ["anthropic/claude-sonnet-4.5", "ok"]
+    rows = ledger.rows()  # the refused call never started: one row, with the original's tags and content logging
+    assert len(rows) == 1 and json.loads(rows[0]["tags"]) == {"team": "a"} and rows[0]["content"]
+
+
+def test_copy_overrides_rebuild_only_what_they_change(server, ledger, tmp_path: Path):
+    c = _rich(server, ledger)
+    tagged = c.copy(tags={"team": "b"})
+    assert tagged.budget is c.budget and tagged.tags == {"team": "b"}
+    c.budget.limit = 10
+    _spend(tagged, "tagged")
+    assert json.loads(ledger.rows()[-1]["tags"]) == {"team": "b"}
+    other = Ledger(tmp_path / "other.sqlite")
+    moved = c.copy(ledger=other, budget=None)
+    assert moved.budget is None
+    _spend(moved, "elsewhere")
+    assert len(other.rows()) == 1 and len(ledger.rows()) == 1
+    local = c.copy(base_url=server.base_url, api_key=None, profile=None, anthropic_version="2023-06-01")
+    assert local.profile.name != "openrouter" and local.anthropic_version == "2023-06-01"
+    with pytest.raises(ValueError, match="anthropic_version"):
+        c.copy(anthropic_version="1999-01-01")
+
+
+def test_copies_across_flavours_share_budget_and_ledger(server, ledger):
+    from nbmessages.ledger.budget import BudgetExceededError
+
+    c = _rich(server, ledger)
+    a = AsyncClient.from_client(c)
+    assert type(a) is AsyncClient and a.budget is c.budget and a.observers == c.observers
+    assert a.anthropic_version == "2026-10-21" and a.api_key.get_secret_value() == "sk-or-copy-test"
+    back = Client.from_client(a.copy(max_retries=0))
+    assert type(back) is Client and back.budget is c.budget and back.max_retries == 0
+
+    async def spend() -> str:
+        async with a:
+            with pytest.warns(UserWarning, match="budget"):
+                m = await a.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300,
+                                            messages="spend " * 50)
+            return m.text
+
+    assert asyncio.run(spend())
+    assert len(ledger.rows()) == 1
+    with pytest.raises(BudgetExceededError):
+        _spend(back)
+
+
+def test_copies_record_into_the_same_cassette(server, tmp_path: Path):
+    cassette = tmp_path / "calls.json"
+    recorder = Client(base_url=server.base_url, ledger=False, record=cassette)
+    ask(recorder, "first")
+    ask(recorder.copy(), "second")
+    ask(recorder, "third")
+    assert len(json.loads(cassette.read_text())) == 3

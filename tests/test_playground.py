@@ -85,6 +85,47 @@ class CapturingClient:
         self.client = nbmessages.AsyncClient(base_url=base_url or server.base_url, http_client=http, **options)
 
 
+class HeaderSpy:
+    """A forwarding HTTP server in front of the embedded one that keeps the headers of every request it relays."""
+
+    HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        spy = self
+
+        class Relay(http.server.BaseHTTPRequestHandler):
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                spy.seen.append((self.command, self.path, headers))
+                sent = {k: v for k, v in headers.items() if k not in spy.HOP}
+                got = httpx.request(self.command, upstream + self.path, content=body, headers=sent, timeout=30)
+                self.send_response(got.status_code)
+                for key, value in got.headers.items():
+                    if key.lower() not in spy.HOP:
+                        self.send_header(key, value)
+                self.send_header("content-length", str(len(got.content)))
+                self.end_headers()
+                self.wfile.write(got.content)
+
+            do_GET = do_POST = _relay
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 # -- the widget and its controls
 
 
@@ -586,3 +627,26 @@ def test_in_a_kernel_sends_run_on_its_loop_and_the_key_never_reaches_saved_widge
     state = json.dumps(nb.metadata["widgets"])
     assert "Send" in state and "Stop" in state  # the widget state was saved…
     assert "CANARY-in-kernel-42" not in saved  # …without the key
+
+
+def test_a_playground_from_a_client_keeps_its_version_ledger_and_budget(server: Any, tmp_path: Any) -> None:
+    from nbmessages.ledger.budget import BudgetExceededError
+    from nbmessages.ledger.store import Ledger
+
+    spy = HeaderSpy(server.base_url)
+    path = tmp_path / "playground.sqlite"
+    try:
+        client = nbmessages.Client(base_url=spy.base_url, budget=5, ledger=path, anthropic_version="2026-10-21")
+        pg = make(server, client=client)
+        assert ask(pg, "Which version?").text and pg.last_error is None
+        sent = [h for method, url, h in spy.seen if method == "POST" and url == "/v1/messages"]
+        assert sent and {h["anthropic-version"] for h in sent} == {"2026-10-21"}
+        rows = Ledger(path).rows()
+        assert len(rows) == 1 and rows[0]["message_id"] == pg.last_message.id
+        assert client.budget.calls == 1  # the playground's async client spent from this client's budget
+        client.budget.limit = 0
+        ask(pg, "And now?")
+        assert isinstance(pg.last_error, BudgetExceededError)
+        assert len(Ledger(path).rows()) == 1 and len([u for m, u, _ in spy.seen if m == "POST"]) == len(sent)
+    finally:
+        spy.close()

@@ -90,3 +90,7 @@ def test_nothing_is_evaluated():
 
 def test_whitespace_inside_braces_is_prose():
     assert fill("{ x }", NS).text == "{ x }"
+
+
+def test_an_empty_value_fills_in_as_empty_not_as_the_reference():
+    assert fill("[{x}]", {"x": ""}).text == "[]"

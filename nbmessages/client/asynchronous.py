@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 
 from ..request.builder import Request
-from ..types import Message, ModelInfo, ModelList, TokenCount
+from ..types import Message, ModelInfo, TokenCount
 from .base import BaseClient, Call
 from .batches import AsyncBatches
 from .cassettes import recording
-from .errors import APIError, error_from_response
+from .errors import error_from_response
 from .streams import AsyncMessageStream
 
 
@@ -42,7 +42,6 @@ class AsyncClient(BaseClient):
                 await response.aread()
                 await response.aclose()
                 error = error_from_response(response)
-            error.retries = attempt  # type: ignore[attr-defined]
             await asyncio.sleep(self._retry_or_raise(error, attempt))
             attempt += 1
 
@@ -72,11 +71,8 @@ class AsyncMessages:
             async with self._stream(req) as stream:
                 return await stream.get_final_message()
         call = Call(c, req)
-        try:
-            response, retries = await c._send(c._http_request("messages", c._body(req), stream=False))
-        except APIError as error:
-            call.failed(error)
-            raise
+        with call.recorded_failure():
+            response, retries = await c._send(call.http_request)
         return call.succeeded(response, retries)
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> AsyncMessageStream:
@@ -86,22 +82,18 @@ class AsyncMessages:
     def _stream(self, req: Request) -> AsyncMessageStream:
         c = self._client
         call = Call(c, req, streamed=True)
-        body = c._body(req.streamed())
 
         async def opener() -> tuple[httpx.Response, int]:
-            try:
-                return await c._send(c._http_request("messages", body, stream=True), stream=True)
-            except APIError as error:
-                call.failed(error)
-                raise
+            with call.recorded_failure():
+                return await c._send(call.http_request, stream=True)
 
-        return AsyncMessageStream(opener, c._finish_stream(req, call.started_at), call.t0)
+        return AsyncMessageStream(opener, call.finish_stream, call.t0)
 
     async def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
         c = self._client
-        response, _ = await c._send(c._http_request("messages/count_tokens", c._count_body(request, params), False))
-        return TokenCount.model_validate(response.json())
+        response, _ = await c._send(c._count_request(request, params))
+        return c._token_count(response)
 
 
 class AsyncModels:
@@ -113,6 +105,5 @@ class AsyncModels:
     async def list(self) -> list[ModelInfo]:
         """The models the backend offers (``GET /v1/models``)."""
         c = self._client
-        request = httpx.Request("GET", c._url("models"), headers=c._headers(False))
-        response, _ = await c._send(request)
-        return ModelList.model_validate(response.json()).data
+        response, _ = await c._send(c._models_request())
+        return c._model_list(response)

@@ -7,16 +7,19 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from typing_extensions import Self
 
 from ..request.builder import Request
 from ..request.profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
-from ..types import Message, RequestValidationError
+from ..types import Message, ModelInfo, ModelList, RequestValidationError, TokenCount
 from . import observers as records
 from .cassettes import replay_base_url
 from .config import Settings, resolve
@@ -31,6 +34,8 @@ DEFAULT_MAX_RETRIES = 2
 STREAM_ABOVE_MAX_TOKENS = 21_333  # above this a non-streamed answer risks the 10-minute idle limit
 _COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
                  "cache_control", "speed")
+_BACKEND_OPTIONS = frozenset({"api_key", "base_url", "profile"})
+_OBSERVER_OPTIONS = frozenset({"ledger", "budget", "tags", "log_content", "observers"})
 
 
 class BaseClient:
@@ -52,6 +57,7 @@ class BaseClient:
         log_content: bool = False,
         record: str | Path | None = None,
         replay: str | Path | None = None,
+        observers: Sequence[records.Observer] = (),
     ) -> None:
         if anthropic_version not in ANTHROPIC_VERSIONS:
             allowed = ", ".join(repr(v) for v in ANTHROPIC_VERSIONS)
@@ -68,9 +74,38 @@ class BaseClient:
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=5.0)
         self.max_retries = max_retries
         self.tags = dict(tags or {})
-        self.observers = records.make_observers(
+        # what copy() starts from: the options as given (the backend is taken resolved, from _settings)
+        self._options: dict[str, Any] = {
+            "anthropic_version": anthropic_version, "default_headers": self.default_headers, "timeout": self.timeout,
+            "max_retries": max_retries, "ledger": ledger, "budget": budget, "tags": self.tags,
+            "log_content": log_content, "record": record, "replay": replay,
+        }
+        self._made = records.make_observers(
             {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
         )
+        self._extra = list(observers)
+        self.observers = [*self._made, *self._extra]
+
+    @classmethod
+    def from_client(cls, client: BaseClient, **overrides: Any) -> Self:
+        """A client of this class with ``client``'s settings, budget, ledger and observers, but for ``overrides``."""
+        options = {**client._options, "api_key": client.api_key, "base_url": client.base_url,
+                   "profile": client.profile, "observers": client._extra, **overrides}
+        if "budget" not in overrides and client.budget is not None:
+            options["budget"] = client.budget  # the same object: a copy spends from the same budget
+        new = cls(**options)
+        if not _BACKEND_OPTIONS & overrides.keys():
+            new._settings = client._settings  # keeps what resolving found (the embedded server, say)
+        if not _OBSERVER_OPTIONS & overrides.keys():
+            new._made = client._made
+            new.observers = [*new._made, *new._extra]
+        return new
+
+    def copy(self, **overrides: Any) -> Self:
+        """A client like this one (same key, backend, budget, ledger, observers…), with ``overrides`` changed."""
+        return self.from_client(self, **overrides)
+
+    with_options = copy
 
     @property
     def profile(self) -> Profile:
@@ -140,12 +175,23 @@ class BaseClient:
     def _http_request(self, path: str, content: bytes, stream: bool) -> httpx.Request:
         return httpx.Request("POST", self._url(path), content=content, headers=self._headers(stream))
 
-    def _count_body(self, request: Request | dict[str, Any] | None, params: dict[str, Any]) -> bytes:
+    def _count_request(self, request: Request | dict[str, Any] | None, params: dict[str, Any]) -> httpx.Request:
         params.setdefault("max_tokens", 1)  # validation wants it; it is not sent
         req = Request.of(request, **params)
         self.profile.check(req, self.anthropic_version)
         body = {k: v for k, v in req.to_body().items() if k in _COUNT_FIELDS}
-        return json.dumps(body, ensure_ascii=False).encode()
+        return self._http_request("messages/count_tokens", json.dumps(body, ensure_ascii=False).encode(), False)
+
+    def _models_request(self) -> httpx.Request:
+        return httpx.Request("GET", self._url("models"), headers=self._headers(False))
+
+    @staticmethod
+    def _token_count(response: httpx.Response) -> TokenCount:
+        return TokenCount.model_validate(response.json())
+
+    @staticmethod
+    def _model_list(response: httpx.Response) -> list[ModelInfo]:
+        return ModelList.model_validate(response.json()).data
 
     # -- responses, errors, records
 
@@ -157,6 +203,7 @@ class BaseClient:
 
     def _retry_or_raise(self, error: APIError, attempt: int) -> float:
         """The wait before the next attempt, or raise the error when it is final."""
+        error.retries = attempt  # type: ignore[attr-defined]
         if attempt >= self.max_retries or not should_retry(error):
             raise error
         delay = retry_delay(attempt, error.headers)
@@ -205,18 +252,6 @@ class BaseClient:
             except Exception as exc:  # a ledger failure must never cost the user the answer
                 warnings.warn(f"nbmessages: could not record usage: {exc}", RuntimeWarning, stacklevel=2)
 
-    def _finish_stream(self, req: Request, started_at: datetime):  # noqa: ANN202
-        def finish(stream: StreamBase, outcome: str, error: BaseException | None) -> None:
-            message = stream.final_message if outcome == "ok" else stream.current_message_snapshot
-            if outcome == "ok" and req.output_type is not None and message is not None:
-                _attach_parsed(req, message)
-            self._record(
-                req, started_at, outcome, message=message, response=stream.response, error=error,
-                ttft=stream.ttft, duration=stream.duration or 0.0, retries=stream.retries, streamed=True,
-            )
-
-        return finish
-
     def _message_from(self, req: Request, response: httpx.Response) -> Message:
         message = Message.model_validate(response.json())
         if req.output_type is not None:
@@ -240,17 +275,33 @@ def _now() -> datetime:
 
 
 class Call:
-    """One call's clock and its record, whichever way it ends."""
+    """One call of ``messages``: its HTTP request, its clock and its record, whichever way it ends."""
 
     def __init__(self, client: BaseClient, req: Request, streamed: bool = False) -> None:
         self.client, self.req, self.streamed = client, req, streamed
         self.started_at, self.t0 = _now(), time.perf_counter()
+        self.http_request = client._http_request("messages", client._body(req.streamed(streamed)), streamed)
 
-    def failed(self, error: APIError) -> None:
-        """Record a call that failed before any answer arrived."""
-        self.client._record(self.req, self.started_at, error.error_type or "error", error=error,
-                            streamed=self.streamed, duration=time.perf_counter() - self.t0,
-                            retries=getattr(error, "retries", 0))
+    @contextmanager
+    def recorded_failure(self) -> Iterator[None]:
+        """Record an API error raised inside (a call that failed before any answer arrived), and re-raise it."""
+        try:
+            yield
+        except APIError as error:
+            self.client._record(self.req, self.started_at, error.error_type or "error", error=error,
+                                streamed=self.streamed, duration=time.perf_counter() - self.t0,
+                                retries=getattr(error, "retries", 0))
+            raise
+
+    def finish_stream(self, stream: StreamBase, outcome: str, error: BaseException | None) -> None:
+        """Record a stream's end: the final message, or the partial one of a stream cut short."""
+        message = stream.final_message if outcome == "ok" else stream.current_message_snapshot
+        if outcome == "ok" and self.req.output_type is not None and message is not None:
+            _attach_parsed(self.req, message)
+        self.client._record(
+            self.req, self.started_at, outcome, message=message, response=stream.response, error=error,
+            ttft=stream.ttft, duration=stream.duration or 0.0, retries=stream.retries, streamed=True,
+        )
 
     def succeeded(self, response: httpx.Response, retries: int) -> Message:
         """The message of a whole (non-streamed) answer, recorded."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
 
 _replays: dict[Path, Any] = {}
 _replays_lock = threading.Lock()
+# one per file while a client records into it: a client and its copies add to the same one
+_cassettes: weakref.WeakValueDictionary[Path, Cassette] = weakref.WeakValueDictionary()
 
 
 class _Tee:
@@ -104,7 +107,11 @@ def recording(http_client: httpx.Client | httpx.AsyncClient, path: str | Path) -
     """Make an httpx client record every exchange into the cassette at ``path``."""
     from ..local.cassette import Cassette  # the server package loads only when someone records
 
-    cassette = Cassette.open(path)
+    key = Path(path).resolve()
+    with _replays_lock:
+        cassette = _cassettes.get(key)
+        if cassette is None:
+            cassette = _cassettes[key] = Cassette.open(key)
     # httpx has no public way to wrap an existing client's transport; swapping it keeps the user's settings
     if isinstance(http_client, httpx.AsyncClient):
         http_client._transport = AsyncRecordingTransport(http_client._transport, cassette)

@@ -63,7 +63,18 @@ _V3 = """
 DROP TABLE IF EXISTS frame_cache;
 """
 
-_BATCHES = """
+_V4 = """
+CREATE TABLE map_results (           -- finished answers of nbmessages.map by request: resume and dedupe
+    request_hash TEXT PRIMARY KEY NOT NULL,  -- sha256 of the backend and the canonical request body
+    map_id TEXT NOT NULL,                -- the map that asked (calls carry it as the `map` tag)
+    ts INTEGER NOT NULL,                 -- when it was stored, microseconds since the Unix epoch, UTC
+    message TEXT NOT NULL,               -- the answer: the final Message as JSON (content: kept to resume)
+    cost_usd REAL, duration REAL, extra TEXT  -- what it cost, how long it took, other facts (JSON)
+);
+CREATE INDEX map_results_map ON map_results (map_id);
+"""
+
+_V5 = """
 -- Message Batches submitted for a run: written as soon as create returns, so a restarted kernel picks them up
 CREATE TABLE batch_runs (
     run TEXT PRIMARY KEY NOT NULL,       -- the run's key (its name, or a hash of its requests)
@@ -85,7 +96,7 @@ CREATE TABLE batch_rows (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _BATCHES]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"

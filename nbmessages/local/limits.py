@@ -59,7 +59,7 @@ class RateLimits:
                 values[key] = float(raw)
             except ValueError:
                 raise ValueError(f"{key}: must be a number (got {raw.strip()!r})") from None
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 class Bucket:

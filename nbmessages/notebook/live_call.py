@@ -11,7 +11,7 @@ from ..ledger.budget import BudgetExceededError
 from ..request.builder import Request
 from ..types import Message, RequestValidationError, Usage
 from .render import LiveDisplay, Status, Transcript, add_cost, add_usage, price, render_bundle
-from .turns import DEFAULT_MAX_ITERATIONS, LoopResult, Step, run_loop
+from .turns import DEFAULT_MAX_ITERATIONS, LoopResult, Step, Turn
 
 SHOWN_ERRORS = (NbmessagesError, RequestValidationError, BudgetExceededError)
 
@@ -40,15 +40,20 @@ class LiveCall:
                  max_rounds: int = DEFAULT_MAX_ITERATIONS, display: LiveDisplay | None = None) -> None:
         self.client = client
         self.request = request
-        self.stream = stream
-        self.chat = chat
-        self.max_rounds = max_rounds
         self.live = display or LiveDisplay()
-        self.steps: list[Any] = []  # finished steps' content, rendered before the live stream
-        self.messages: list[Message] = []
-        self.ttft: float | None = None
-        self._stream: Any = None
+        self.turn = Turn(client, request, stream=stream, on_step=self._on_step, on_event=self._on_event,
+                         max_iterations=max_rounds, chat=chat)
         self.outcome = Outcome()
+
+    @property
+    def steps(self) -> list[Any]:
+        """The finished steps' content, rendered before the live stream."""
+        return [s.content for s in self.turn.steps]
+
+    @property
+    def messages(self) -> list[Message]:
+        """The finished assistant messages."""
+        return [s.message for s in self.turn.steps if s.message is not None]
 
     def run(self) -> Outcome:
         """Send, stream, run tools, continue; show the final rendering; never raise the shown errors."""
@@ -56,62 +61,33 @@ class LiveCall:
         out = self.outcome
         self.live.start()
         try:
-            out.loop = run_loop(self.client, self.request, send=self._send, on_step=self._on_step,
-                                max_iterations=self.max_rounds)
+            out.loop = self.turn.run_sync()
             out.final = out.loop.final
         except KeyboardInterrupt:
-            out.interrupted, out.final = True, self._abandon()
+            out.interrupted, out.final = True, self.turn.partial
         except SHOWN_ERRORS as exc:
             partial = getattr(exc, "partial_message", None) if isinstance(exc, StreamError) else None
             out.error, out.final = exc, partial if partial is not None and partial.content else None
-            self._abandon()
+        out.exchanges = self.turn.exchanges()
         status = self._status(time.perf_counter() - started)
         parts = [*self.steps, out.final] if self._final_is_extra() else self.steps
         out.bundle = render_bundle(Transcript(*parts), status)
         self.live.finish(out.bundle)
         return out
 
-    # -- the loop's hooks
+    # -- the turn's hooks
 
-    def _send(self, req: Request) -> Message:
-        self.outcome.exchanges.append((req, None))
-        meta = {"chat": self.chat}
-        if not self.stream:
-            message = self.client.messages.create(req, **meta)
-        else:
-            with self.client.messages.stream(req, **meta) as stream:
-                self._stream = stream
-                for _ in stream.raw_events():
-                    self.live.update(self._live_bundle)
-                message = stream.get_final_message()
-                self.ttft = self.ttft if self.ttft is not None else stream.ttft
-            self._stream = None
-        self.outcome.exchanges[-1] = (req, message)
-        return message
+    def _on_event(self, _stream: Any) -> None:
+        self.live.update(self._live_bundle)
 
     def _on_step(self, step: Step) -> None:
-        if step.message is not None:
-            self.messages.append(step.message)
-            self.steps.append(step.message)
-        else:
-            self.steps.append(step.results)
+        if step.message is None:
             self.live.update(self._live_bundle, force=True)  # show each tool result as soon as it exists
 
     def _live_bundle(self) -> dict[str, str]:
-        current = [self._stream.snapshot] if self._stream is not None else []
+        stream = self.turn.live
+        current = [stream.snapshot] if stream is not None else []
         return render_bundle(Transcript(*self.steps, *current), Status(streaming=True))
-
-    def _abandon(self) -> Message | None:
-        """Close a stream cut short (the client records it as interrupted) and keep its partial message."""
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return None
-        stream.close()
-        self.ttft = self.ttft if self.ttft is not None else stream.ttft
-        try:
-            return stream.current_message_snapshot
-        except ValueError:  # an interrupt mid-event can leave a block half-built: keep what validates
-            return None
 
     # -- the footer
 
@@ -122,7 +98,8 @@ class LiveCall:
 
     def _status(self, duration: float) -> Status:
         out = self.outcome
-        messages = [*self.messages, *([out.final] if self._final_is_extra() else [])]
+        extra = [out.final] if out.final is not None and self._final_is_extra() else []
+        messages = [*self.messages, *extra]
         usage: Usage | None = None
         cost: float | None = None
         profile = self.client.profile.name
@@ -135,7 +112,7 @@ class LiveCall:
             provider=(final.provider if final is not None else None) or profile,
             usage=usage,
             cost=cost,
-            ttft=self.ttft,
+            ttft=self.turn.ttft,
             duration=duration,
             max_tokens=self.request.max_tokens,
             interrupted=out.interrupted,

@@ -59,7 +59,8 @@ def fill(text: str, namespace: Mapping[str, Any]) -> Filled:
         elif match.group("literal") is not None:
             out.append("{" + match.group("literal") + "}")
         else:
-            out.append(_substitute(match.group("ref"), namespace, result) or token)
+            value = _substitute(match.group("ref"), namespace, result)
+            out.append(token if value is None else value)  # an empty value fills in as empty
     out.append(text[pos:])
     result.text = "".join(out)
     return result

@@ -37,14 +37,21 @@ class Session:
             return self._pinned
         key = profile or self.profile
         if key not in self._clients:
-            options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
-            if self.budget is not None:
-                options["budget"] = self.budget
-            if self.max_retries is not None:
-                options["max_retries"] = self.max_retries
-            base_url = self.base_url if profile is None or profile == self.profile else None
-            self._clients[key] = Client(base_url=base_url, profile=key, **options)
+            base_url = self.base_url if key == self.profile else None
+            first = next(iter(self._clients.values()), None)
+            if first is None:
+                self._clients[key] = Client(base_url=base_url, profile=key, **self._client_options())
+            else:  # another backend: the same budget, ledger, headers and tags as the session's other clients
+                self._clients[key] = first.copy(profile=key, base_url=base_url, api_key=None)
         return self._clients[key]
+
+    def _client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
+        if self.budget is not None:
+            options["budget"] = self.budget
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
+        return options
 
     def use_client(self, client: Client | None) -> None:
         """Pin a ready-made client (tests, custom transports); None unpins it."""
@@ -59,7 +66,7 @@ class Session:
     def set_budget(self, limit: float | None) -> None:
         """Set (or with None drop) the spending limit, keeping what the clients already counted."""
         self.budget = limit
-        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
+        budgets = [c.budget for c in self._clients.values() if c.budget is not None]
         if limit is None or not budgets:
             self.changed()
             return
@@ -70,8 +77,8 @@ class Session:
         """The budget as text: limit and spent, or 'none'."""
         if self.budget is None:
             return "none"
-        budgets = [o for c in self._clients.values() for o in c.observers if type(o).__name__ == "Budget"]
-        spent = sum(b.spent for b in budgets)
+        budgets = {id(c.budget): c.budget for c in self._clients.values() if c.budget is not None}
+        spent = sum(b.spent for b in budgets.values())
         return f"${self.budget:.2f} (spent ${spent:.4f})"
 
     def chat(self, name: str | None = None) -> Chat:

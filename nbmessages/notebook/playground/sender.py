@@ -1,4 +1,4 @@
-"""One column's send: stream the request into an Exchange, run tools the model calls, keep partial answers."""
+"""One column's send: the shared turn runner, streamed into an Exchange; Stop and errors keep the partial answer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from ...request.builder import Request
 from ...types import Message
-from ..turns import DEFAULT_MAX_ITERATIONS, MAX_PAUSE_CONTINUATIONS, run_tools
+from ..turns import Step, Turn
 from .conversation import Exchange
 
 Refresh = Callable[[bool], None]  # redraw the column; True forces it past the rate limit
@@ -20,14 +20,17 @@ async def run_exchange(client: Any, build: Callable[[], Request], ex: Exchange, 
     """Fill ``ex`` from the API; Stop (task cancellation) and errors end it with the partial answer kept."""
     started = time.perf_counter()
     refresh(True)
+    turn: Turn | None = None
     try:
-        await _tool_loop(client, build(), ex, refresh)
+        turn = Turn(client, build(), stream=True, on_step=lambda step: _step(ex, step, refresh),
+                    on_event=lambda stream: _event(ex, stream, refresh), chat="playground", tags=TAGS)
+        ex.notes += (await turn.run()).notes()
     except asyncio.CancelledError:
         ex.interrupted = True
-        _keep_partial(ex, None)
+        _keep_partial(ex, turn, None)
     except Exception as exc:  # noqa: BLE001 - every failure is shown in the widget's error box
         ex.error = exc
-        _keep_partial(ex, getattr(exc, "partial_message", None))
+        _keep_partial(ex, turn, getattr(exc, "partial_message", None))
     finally:
         ex.live = None
         ex.duration = time.perf_counter() - started
@@ -35,47 +38,23 @@ async def run_exchange(client: Any, build: Callable[[], Request], ex: Exchange, 
         refresh(True)
 
 
-async def _tool_loop(client: Any, request: Request, ex: Exchange, refresh: Refresh) -> None:
-    """Like ``tool_loop.run_loop``, streamed: answer tool calls with the request's functions, continue pauses."""
-    functions = request.functions
-    req, rounds, pauses = request, 0, 0
-    while True:
-        rounds += 1
-        message = await _stream_step(client, req, ex, refresh)
-        if message.stop_reason in ("tool_use", "pause_turn") and rounds >= DEFAULT_MAX_ITERATIONS:
-            ex.notes.append(f"⚠ Stopped after {rounds} requests (the tool loop's iteration guard).")
-            return
-        if message.stop_reason == "pause_turn" and pauses < MAX_PAUSE_CONTINUATIONS:
-            pauses += 1
-            req = req.followed_by(message)
-        elif message.stop_reason == "tool_use" and functions and message.tool_uses:
-            results = await asyncio.get_running_loop().run_in_executor(None, run_tools, message, functions)
-            ex.steps.append({"role": "user", "content": results})
-            refresh(True)
-            req = req.followed_by(message, {"role": "user", "content": results})
-        else:
-            if pauses:
-                ex.notes.append(f"⏸ The model paused its turn (`pause_turn`); continued automatically {pauses}×.")
-            return
-
-
-async def _stream_step(client: Any, req: Request, ex: Exchange, refresh: Refresh) -> Message:
-    stream = client.messages.stream(req, chat="playground", tags=TAGS)
+def _event(ex: Exchange, stream: Any, refresh: Refresh) -> None:
     ex.live = stream
-    async with stream:
-        async for _event in stream.raw_events():
-            refresh(False)
-    message = stream.final_message
-    assert message is not None  # the stream raises IncompleteStreamError otherwise
+    refresh(False)
+
+
+def _step(ex: Exchange, step: Step, refresh: Refresh) -> None:
     ex.live = None
-    ex.add_message(message, stream.ttft)
+    if step.message is not None:
+        ex.add_message(step.message, step.ttft)
+    else:
+        ex.steps.append(step.turn)
     refresh(True)
-    return message
 
 
-def _keep_partial(ex: Exchange, partial: Message | None) -> None:
-    stream = ex.live
-    if partial is None and stream is not None:
-        partial = stream.current_message_snapshot
+def _keep_partial(ex: Exchange, turn: Turn | None, partial: Message | None) -> None:
+    stream = turn.live if turn is not None else None
+    if partial is None and turn is not None:
+        partial = turn.partial
     if partial is not None:
         ex.add_partial(partial, getattr(stream, "ttft", None))

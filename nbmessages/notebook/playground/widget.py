@@ -124,14 +124,11 @@ class Playground(widgets.VBox):
         return names
 
     def _lister(self) -> Client:
-        c = self.client
-        key = c.api_key.get_secret_value() if c.api_key else None
-        return Client(key, c.base_url, profile=c.profile, default_headers=c.default_headers, max_retries=0,
-                      timeout=10.0, ledger=False)
+        return Client.from_client(self.client, max_retries=0, timeout=10.0)
 
     def set_key(self, key: str, profile: str = "anthropic") -> None:
         """Use an API key (held by the client in memory only; never in widget state, code or the ledger)."""
-        self.client = Client(key, profile=profile)
+        self.client = self.client.copy(api_key=key, profile=profile, base_url=None)
         self._given_async = None
         self._async_clients.clear()
         self.refresh_models()
@@ -152,11 +149,7 @@ class Playground(widgets.VBox):
             return self._given_async
         loop = asyncio.get_running_loop()
         if loop not in self._async_clients:
-            c = self.client
-            key = c.api_key.get_secret_value() if c.api_key else None
-            self._async_clients[loop] = AsyncClient(key, c.base_url, profile=c.profile, timeout=c.timeout,
-                                                    default_headers=c.default_headers, max_retries=c.max_retries,
-                                                    tags=c.tags)
+            self._async_clients[loop] = AsyncClient.from_client(self.client)
         return self._async_clients[loop]
 
     # -- compare

@@ -89,7 +89,8 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s"
 
 
-def _money(usd: float) -> str:
+def money(usd: float) -> str:
+    """USD as the footers show it: four decimals under a cent, else two."""
     return f"${usd:.4f}" if usd < 0.01 else f"${usd:.2f}"
 
 
@@ -109,7 +110,7 @@ def footer_parts(s: Status) -> list[str]:
             f" · cache write {u.cache_creation_input_tokens or 0}"
         )
     if s.cost is not None:
-        parts.append(_money(s.cost))
+        parts.append(money(s.cost))
     if s.ttft is not None:
         parts.append(f"first token {_seconds(s.ttft)}")
     if s.duration is not None and not s.streaming:

@@ -1,0 +1,91 @@
+"""Finished answers by request hash, in the ledger's database (table ``map_results``): resume and dedupe.
+
+A request's hash covers the backend (profile and base URL) and the canonical JSON body exactly as sent,
+so the same row asked of the same backend finds its answer again after an interrupt or a dead kernel.
+Each answer is written the moment it arrives (one autocommit), so a killed process loses none it received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ...ledger.store import Ledger, LedgerObserver
+from ...types import Message
+
+_CHUNK = 900  # SQLite's default limit on bound parameters is 999
+
+
+def request_hash(profile: str, base_url: str, body: dict[str, Any]) -> str:
+    """The sha256 (hex) of a backend and a body (``stream`` left out: both forms give the same answer)."""
+    canonical = json.dumps({k: v for k, v in body.items() if k != "stream"}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{profile}\n{base_url}\n{canonical}".encode()).hexdigest()
+
+
+@dataclass
+class Stored:
+    """An answer found in the store."""
+
+    message: Message
+    cost_usd: float | None
+    duration: float | None
+    extra: dict[str, Any]
+
+
+def ledger_of(client: Any) -> Ledger | None:
+    """The ledger a client records into (None when it records nowhere)."""
+    return next((o.ledger for o in getattr(client, "observers", ()) if isinstance(o, LedgerObserver)), None)
+
+
+class ResultStore:
+    """The ``map_results`` table of a ledger; without a ledger, nothing is kept between runs."""
+
+    def __init__(self, ledger: Ledger | None) -> None:
+        self.ledger = ledger
+
+    def find(self, hashes: Iterable[str]) -> dict[str, Stored]:
+        """The stored answers among these request hashes."""
+        if self.ledger is None:
+            return {}
+        wanted = list(dict.fromkeys(hashes))
+        conn = self.ledger.connection
+        found: dict[str, Stored] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            part = wanted[start:start + _CHUNK]
+            sql = ("SELECT request_hash, message, cost_usd, duration, extra FROM map_results "
+                   f"WHERE request_hash IN ({', '.join('?' * len(part))})")
+            for key, message, cost, duration, extra in conn.execute(sql, part):
+                found[key] = Stored(Message.model_validate_json(message), cost, duration,
+                                    json.loads(extra) if extra else {})
+        return found
+
+    def put(self, key: str, map_id: str, message: Message, cost_usd: float | None, duration: float,
+            extra: dict[str, Any] | None = None) -> None:
+        """Keep one answer (a later answer to the same request replaces it)."""
+        if self.ledger is None:
+            return
+        self.ledger.connection.execute(
+            "INSERT OR REPLACE INTO map_results (request_hash, map_id, ts, message, cost_usd, duration, extra) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, map_id, int(time.time() * 1e6), message.model_dump_json(exclude_none=True, by_alias=True), cost_usd, duration,
+             json.dumps(extra) if extra else None),
+        )
+
+    def count(self, map_id: str) -> int:
+        """How many answers a map has stored."""
+        if self.ledger is None:
+            return 0
+        return int(self.ledger.connection.execute(
+            "SELECT count(*) FROM map_results WHERE map_id = ?", (map_id,)).fetchone()[0])
+
+    def forget(self, map_id: str | None = None) -> int:
+        """Delete the stored answers of one map (or of every map); returns how many went."""
+        if self.ledger is None:
+            return 0
+        where, params = ("WHERE map_id = ?", (map_id,)) if map_id is not None else ("", ())
+        return self.ledger.connection.execute(f"DELETE FROM map_results {where}", params).rowcount
