@@ -106,9 +106,9 @@ class BatchRun:
         if self.requests is None:
             raise ValueError("this run was resumed without its requests; pass them again (the same call) to "
                              "submit or resubmit rows: the ledger keeps no request content")
-        known = self.jobs.rows(self.run)
-        wanted = list(dict.fromkeys(custom_ids if custom_ids is not None else
-                                    (c for c in self.row_ids if c not in known)))
+        known = self.jobs.rows(self.run)  # a first round never sends a row twice; a resubmission does on purpose
+        wanted = [c for c in dict.fromkeys(custom_ids if custom_ids is not None else self.row_ids)
+                  if round_ > 0 or c not in known]
         profile = self.client.profile
         sizes = [len(json.dumps(profile.body(self.requests[c], self.requests[c].extra_body))) + 64 for c in wanted]
         made = []
@@ -275,13 +275,20 @@ class BatchRun:
 
 def start(requests: Sequence[Request | Mapping[str, Any]], *, client: Client | None = None,
           ledger: Ledger | str | None = None, run: str | None = None, max_requests: int = MAX_BATCH_REQUESTS,
-          max_bytes: int = MAX_BATCH_BYTES - BYTES_MARGIN, submit: bool = True) -> BatchRun:
-    """Validate the requests, then submit them as batches, or pick up the batches this run already submitted."""
+          max_bytes: int = MAX_BATCH_BYTES - BYTES_MARGIN, submit: bool = True,
+          custom_ids: Sequence[str] | None = None) -> BatchRun:
+    """Validate the requests, then submit them as batches, or pick up the batches this run already submitted.
+
+    ``custom_ids`` (one per request, unique) replaces the ids derived from the requests' hashes.
+    """
     client = client or Client()
     prepared = prepare_batch([{"custom_id": f"row-{i}", "params": r} for i, r in enumerate(requests)],
                              client.profile, client.anthropic_version)
     host = _host(client)
-    row_ids = [custom_id_for(client.profile.name, host, body) for body in prepared.bodies]
+    row_ids = list(custom_ids) if custom_ids is not None else [
+        custom_id_for(client.profile.name, host, body) for body in prepared.bodies]
+    if len(row_ids) != len(prepared.bodies):
+        raise ValueError(f"custom_ids: {len(row_ids)} ids for {len(prepared.bodies)} requests")
     by_id = dict(zip(row_ids, prepared.requests, strict=True))
     jobs = BatchJobs(_ledger_of(client, ledger))
     key = run or "run-" + hashlib.sha256("\n".join(row_ids).encode()).hexdigest()[:24]

@@ -18,6 +18,7 @@ from ...ledger import prices
 from ..magic.session import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 from ..render.status import price
 from . import limits as limits_mod
+from .batch_mode import BatchOptions, run_batch
 from .clients import derive, retries_of
 from .engine import Engine, Settings, parse_answer
 from .frame import Outcome, Rows, build, request_options, to_frame
@@ -28,6 +29,7 @@ from .spend import SpendGate
 from .store import ResultStore, ledger_of
 
 ON_ERROR = ("return", "raise")
+MODES = ("realtime", "batch")
 
 
 def _in_thread(make: Callable[[], Coroutine[Any, Any, Any]], tick: Callable[[], None],
@@ -110,6 +112,9 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     limits: dict[str, float] | None = None,
     name: str | None = None,
     progress: bool = True,
+    mode: str = "realtime",
+    retry_failed: bool = False,
+    batch: dict[str, Any] | None = None,
     **options: Any,
 ) -> Any:
     """One prompt over every row: a DataFrame aligned with ``data``'s index (answer, tokens, cost, status…).
@@ -118,7 +123,12 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     ``options`` are request fields (model, system, max_tokens, temperature, thinking, tools, output_format=…).
     Answers are kept in the ledger's database: running the same map again sends only the rows not answered
     yet (``cache=False`` asks again). ``dry_run=True`` returns an ``Estimate`` and sends nothing.
+    ``mode="batch"`` sends the rows as Message Batches (half price, within 24 h), resumable after a restart;
+    ``retry_failed=True`` resubmits errored and expired rows; ``batch={"poll_interval": 10, "max_interval": 60,
+    "wait": True}`` tunes the polling (``wait=False`` returns the run at once).
     """
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not one of {', '.join(map_repr(MODES))}")
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error: {on_error!r} is not one of {', '.join(map_repr(ON_ERROR))}")
     if not isinstance(concurrency, int) or concurrency < 1:
@@ -140,6 +150,9 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     provider = prices.provider_id(client.profile.name, urlsplit(client.base_url).netloc)
     if dry_run:
         return _preview(plan, len(rows.requests), client, concurrency, limits, backend, ledger, provider)
+    if mode == "batch":
+        return run_batch(rows, plan, client, store, schema, progress,
+                         BatchOptions(retry_failed=retry_failed, **(batch or {})))
     return _run(rows, plan, client, store, schema, concurrency, limits, on_error, progress, backend, provider)
 
 
