@@ -98,3 +98,10 @@ def test_unknown_mode_is_refused(batch_server, ledger_path):
     client = Client(base_url=batch_server.base_url, api_key="t", ledger=ledger_path)
     with pytest.raises(ValueError, match="mode: 'bulk' is not one of 'realtime', 'batch'"):
         nbmessages.map(reviews(1), "x {review}", client=client, mode="bulk")
+
+
+def test_the_preview_shows_the_batch_price(batch_server, ledger_path):
+    client = Client(base_url=batch_server.base_url, api_key="t", ledger=ledger_path)
+    preview = nbmessages.map(reviews(3), "Classify: {review}", client=client, dry_run=True)
+    assert preview.batch_expected_usd == pytest.approx(preview.expected_usd / 2)
+    assert "expected cost in batch mode" in repr(preview) and "mode='batch'" in preview._repr_markdown_()
