@@ -137,6 +137,10 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     del limiter_check
     options.setdefault("model", DEFAULT_MODEL)  # seam: the shared settings table (branch `fronts`)
     options.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    if type(data).__module__.startswith("dask."):  # a Dask DataFrame: lazily, partition by partition
+        from .partitions import map_dask
+
+        return map_dask(data, prompt, client=client, limits=limits, concurrency=concurrency, **options)
     params, schema = request_options(options)
     rows = build(data, prompt, params)
     if client is None:
