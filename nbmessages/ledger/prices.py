@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..types import Usage
+from ..types.message import CacheCreation
 
 PROVIDER = "provider"
 PRICE_TABLE = "price_table"
@@ -22,6 +23,8 @@ BATCH_TABLE = "price_table_batch"  # genai-prices' batch tier
 BATCH_HALF = "batch_half_price"  # no batch tier known: half the standard price, as batches are billed
 
 _warned: set[str] = set()
+PRICES_SEEN_MAX = 65_536
+_prices_seen: dict[tuple[Any, ...], float] = {}  # (model, provider, hour, usage counts) -> USD
 _warn_lock = threading.Lock()
 
 
@@ -132,10 +135,25 @@ def price_usage(
     if found is None:
         _warn_unknown(model or "<no model>")
         return None
-    prov, info = found
     when = when or datetime.now(timezone.utc)
-    calc = info.calc_price(_genai_usage(usage), prov, genai_request_timestamp=when, price_context=_price_context(usage))
-    return float(calc.total_price)
+    split = usage.cache_creation or CacheCreation()
+    tools, details = usage.server_tool_use, usage.output_tokens_details
+    key = (usage.input_tokens, usage.output_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens,
+           split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens,
+           details.thinking_tokens if details else None, tools.web_search_requests if tools else None,
+           usage.speed, usage.service_tier)
+    # a table price takes ~1 ms to compute; batches and maps price thousands of calls of a few shapes
+    cache_key = (model, provider, when.replace(minute=0, second=0, microsecond=0), key)
+    price = _prices_seen.get(cache_key)
+    if price is None:
+        prov, info = found
+        calc = info.calc_price(_genai_usage(usage), prov, genai_request_timestamp=when,
+                               price_context=_price_context(usage))
+        price = float(calc.total_price)
+        if len(_prices_seen) >= PRICES_SEEN_MAX:
+            _prices_seen.clear()
+        _prices_seen[cache_key] = price
+    return price
 
 
 def cost_of(
@@ -161,10 +179,18 @@ def cost_of(
 
 def _batch_cost(usage: Usage, model: str, provider: str | None, when: datetime | None, usd: float) -> Cost:
     """A batch call: genai-prices' batch tier, or half the standard price where the table has none."""
-    standard = price_usage(usage.model_copy(update={"service_tier": None}), model, provider, when)
-    if standard is None or usd < standard * 0.99:
+    if _has_batch_tier(model, provider):
         return Cost(usd, BATCH_TABLE)
-    return Cost(standard / 2, BATCH_HALF)
+    return Cost(usd / 2, BATCH_HALF)  # without a batch tier the table priced it at the standard rate
+
+
+@lru_cache(maxsize=512)
+def _has_batch_tier(model: str, provider: str | None) -> bool:
+    """Whether genai-prices prices batch calls of this model below its standard calls."""
+    probe = {"input_tokens": 1_000_000, "output_tokens": 1_000_000}
+    batch = price_usage(Usage(**probe, service_tier="batch"), model, provider)
+    standard = price_usage(Usage(**probe), model, provider)
+    return batch is not None and standard is not None and batch < standard * 0.99
 
 
 @lru_cache(maxsize=512)

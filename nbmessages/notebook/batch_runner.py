@@ -21,7 +21,7 @@ from ..client.observers import CallRecord
 from ..client.sync import Client
 from ..ledger import prices
 from ..ledger.batch_jobs import COLLECTED, BatchJobs
-from ..ledger.store import Ledger, LedgerObserver, get_ledger
+from ..ledger.store import Ledger, LedgerObserver, get_ledger, row_of
 from ..request.batches import prepare_batch
 from ..request.builder import Request
 from ..types import Message
@@ -95,6 +95,11 @@ class BatchRun:
         self.max_requests, self.max_bytes = max_requests, max_bytes
         self.batches: dict[str, MessageBatch] = {}
         self._messages: dict[str, Message] = {}
+        self._host = _host(client)
+        self._provider = prices.provider_id(client.profile.name, self._host)
+        self.sizes: dict[str, int] = {}  # each request's body size, for splitting by the byte limit
+        self._costs: dict[str, prices.Cost] = {}
+        self._calls: dict[LedgerObserver, list[tuple[Any, ...]]] = {}  # ledger rows written with the outcomes
 
     def __repr__(self) -> str:
         return f"<BatchRun {self.run!r}: {self.status_line()}>"
@@ -110,7 +115,7 @@ class BatchRun:
         wanted = [c for c in dict.fromkeys(custom_ids if custom_ids is not None else self.row_ids)
                   if round_ > 0 or c not in known]
         profile = self.client.profile
-        sizes = [len(json.dumps(profile.body(self.requests[c], self.requests[c].extra_body))) + 64 for c in wanted]
+        sizes = [self._size(c) for c in wanted]
         made = []
         for chunk in chunked(wanted, sizes, self.max_requests, self.max_bytes):
             batch = self.client.messages.batches.create(
@@ -120,6 +125,13 @@ class BatchRun:
             self.batches[batch.id] = batch
             made.append(batch.id)
         return made
+
+    def _size(self, cid: str) -> int:
+        """About how many bytes a request takes in a create body."""
+        if cid not in self.sizes:
+            request = self.requests[cid]  # type: ignore[index]
+            self.sizes[cid] = len(json.dumps(self.client.profile.body(request, request.extra_body)))
+        return self.sizes[cid] + 64
 
     def failed(self) -> list[str]:
         """Rows worth resubmitting: expired, or errored with a transient error."""
@@ -168,7 +180,7 @@ class BatchRun:
                 pending.append(outcome)
                 seen.add(line.custom_id)
                 if len(pending) >= ROWS_PER_WRITE:
-                    self.jobs.set_rows(self.run, batch.id, pending)
+                    self._write(batch.id, pending)
                     pending = []
         # rows with no result line (OpenRouter returns none for an expired or cancelled batch)
         c = batch.request_counts
@@ -177,13 +189,21 @@ class BatchRun:
                      None if missing != "errored" else "the batch returned no result for this request")
                     for cid, (bid, status, _, _) in self.jobs.rows(self.run).items()
                     if bid == batch.id and status == "submitted" and cid not in seen]
-        self.jobs.set_rows(self.run, batch.id, pending)
+        self._write(batch.id, pending)
         self.jobs.set_status(batch.id, COLLECTED, batch.request_counts.to_dict())
+
+    def _write(self, batch_id: str, outcomes: list[tuple[str, str, str | None, str | None]]) -> None:
+        """The rows' outcomes and their calls' ledger rows, a chunk at a time (one transaction each)."""
+        for observer, rows in self._calls.items():
+            observer.ledger.insert_rows(rows)
+        self._calls = {}
+        self.jobs.set_rows(self.run, batch_id, outcomes)
 
     def _outcome(self, batch_id: str, cid: str, result: Any) -> tuple[str, str, str | None, str | None]:
         kind = result.type
         if kind == "succeeded":
-            self._messages[cid] = result.message
+            self._messages[cid] = message = result.message
+            self._costs[cid] = prices.cost_of(message.usage, message.model, self._provider)
             self._record(batch_id, cid, "ok", result.message, None)
             return cid, kind, None, None
         if kind == "errored":
@@ -195,14 +215,17 @@ class BatchRun:
     def _record(self, batch_id: str, cid: str, outcome: str, message: Message | None, error: str | None) -> None:
         request = self.requests.get(cid) if self.requests else None
         record = CallRecord(
-            started_at=datetime.now(timezone.utc), profile=self.client.profile.name, base_host=_host(self.client),
+            started_at=datetime.now(timezone.utc), profile=self.client.profile.name, base_host=self._host,
             model_requested=(request.model if request else None) or (message.model if message else ""),
             streamed=False, outcome=outcome, message=message,
             tags={**self.client.tags, "batch_id": batch_id, "custom_id": cid, "run": self.run},
             error_message=error,
         )
         for observer in self.client.observers:
-            observer.record(record)
+            if isinstance(observer, LedgerObserver):  # written in chunks: one transaction per thousand answers
+                self._calls.setdefault(observer, []).append(row_of(record, observer.tags, observer.log_content))
+            else:
+                observer.record(record)
 
     def wait(self, *, retry_failed: bool = False, max_rounds: int = 2, poll_interval: float = 1.0,
              max_interval: float = 60.0, timeout: float | None = None,
@@ -239,12 +262,13 @@ class BatchRun:
                 for line in results:
                     if line.message is not None and rows.get(line.custom_id, ("",))[0] == batch_id:
                         self._messages[line.custom_id] = line.message
-        provider = prices.provider_id(self.client.profile.name, _host(self.client))
+        provider = prices.provider_id(self.client.profile.name, self._host)
         out = []
         for cid in self.row_ids:
             batch_id, status, kind, error = rows.get(cid, (None, "not_submitted", None, None))
             message = self._messages.get(cid)
-            cost = prices.cost_of(message.usage, message.model, provider) if message is not None else None
+            cost = self._costs.get(cid) or (prices.cost_of(message.usage, message.model, provider)
+                                            if message is not None else None)
             out.append(RowResult(cid, status, message, kind, error, batch_id,
                                  cost.usd if cost else None, cost.source if cost else None))
         return out
@@ -298,6 +322,8 @@ def start(requests: Sequence[Request | Mapping[str, Any]], *, client: Client | N
     elif stored != row_ids:
         raise ValueError(f"run {key!r} was started with other requests; give this one another run name")
     batch_run = BatchRun(client, jobs, key, row_ids, by_id, max_requests, max_bytes)
+    batch_run.sizes = {cid: len(json.dumps(body, ensure_ascii=False))
+                       for cid, body in zip(row_ids, prepared.bodies, strict=True)}
     if submit:
         batch_run.submit()
     return batch_run
