@@ -118,7 +118,11 @@ def run_batch(rows: Rows, plan: Plan, client: Any, store: ResultStore, schema: A
         seen.add(key)
     frame = to_frame(rows, per_row, schema)
     by_key = {r.custom_id: r for r in results}
-    frame["cost_source"] = pd.array([_source(by_key, k, plan) for k in plan.keys], dtype="string")
+    sources, firsts = [], set()
+    for key in plan.keys:
+        sources.append(_source(by_key, key, plan) if key not in firsts else "cached")
+        firsts.add(key)
+    frame["cost_source"] = pd.array(sources, dtype="string")
     frame.attrs["map_id"], frame.attrs["batch_run"] = plan.map_id, run.run
     return frame
 
