@@ -1,8 +1,9 @@
 """The map as a plain pandas → pandas function: for Dask (``map_partitions``), Ray and Spark.
 
 ``PartitionMap`` is picklable and builds its own client in each worker process. Its rate limit is global
-when a Dask cluster runs it: a ``distributed.Semaphore`` of ``leases`` leases, each held at least
-``leases * 60 / rpm`` seconds, lets no more than ``rpm`` requests a minute start across all workers. Every
+when a Dask cluster runs it: a ``distributed.Semaphore`` of ``leases`` leases (a second's worth by default),
+each held at least ``leases * 60 / rpm`` seconds, lets no more than ``rpm`` requests a minute start across
+all workers. Every
 worker records into the user's ledger file (SQLite in WAL mode takes several processes at once).
 
 Ray: ``ds.map_batches(fn, batch_format="pandas")``; Spark: ``sdf.mapInPandas(lambda it: map(fn, it), schema)``.
@@ -128,7 +129,14 @@ class PartitionMap:
                        time.monotonic() - started, "validation_error" if problem else None, problem)
 
 
-def partition_function(prompt: str | None, *, client: Any = None, rpm: float | None = None, leases: int = 2,
+def one_second(rpm: float | None) -> int:
+    """Leases for a second's worth of requests (at least 2): fewer starve the cluster of lease round trips,
+    more let a burst through that a smooth per-second limit refuses."""
+    return max(2, round(rpm / 60)) if rpm else 2
+
+
+def partition_function(prompt: str | None, *, client: Any = None, rpm: float | None = None,
+                       leases: int | None = None,
                        concurrency: int = 4, ledger: str | None = None, **options: Any) -> PartitionMap:
     """The picklable pandas → pandas function of ``map(prompt, **options)`` for any engine's workers."""
     client = client if client is not None else Client()
@@ -139,11 +147,11 @@ def partition_function(prompt: str | None, *, client: Any = None, rpm: float | N
         found = next((o.ledger for o in client.observers if hasattr(o, "ledger")), None)
         ledger = found.path if found is not None and found.path != ":memory:" else None
     return PartitionMap(prompt, options, client.base_url, client.profile.name, client.api_key, ledger, rpm,
-                        leases, None, concurrency)
+                        leases or one_second(rpm), None, concurrency)
 
 
 def map_dask(ddf: Any, prompt: str | None, *, client: Any = None, limits: dict[str, float] | None = None,
-             concurrency: int = 4, leases: int = 2, **options: Any) -> Any:
+             concurrency: int = 4, leases: int | None = None, **options: Any) -> Any:
     """``nbmessages.map`` over a Dask DataFrame: lazy, through ``map_partitions`` with an explicit meta."""
     rpm = (limits or {}).get("rpm")
     fn = partition_function(prompt, client=client, rpm=rpm, leases=leases, concurrency=concurrency, **options)
@@ -151,7 +159,7 @@ def map_dask(ddf: Any, prompt: str | None, *, client: Any = None, limits: dict[s
         from distributed import Semaphore
 
         try:  # registered with the scheduler now, so every worker shares its leases
-            Semaphore(max_leases=leases, name=(name := f"nbmessages-rpm-{uuid.uuid4().hex[:12]}"))
+            Semaphore(max_leases=fn.leases, name=(name := f"nbmessages-rpm-{uuid.uuid4().hex[:12]}"))
             fn.semaphore = name
         except ValueError:  # no distributed client: Dask's local schedulers run in this process, paced here
             fn.semaphore = None
