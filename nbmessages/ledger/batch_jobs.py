@@ -46,7 +46,7 @@ class BatchJobs:
         try:
             for sql, params, many in statements:
                 if many:
-                    conn.executemany(sql, params)  # type: ignore[arg-type]
+                    conn.executemany(sql, params)
                 else:
                     conn.execute(sql, params)  # type: ignore[arg-type]
             conn.execute("COMMIT")

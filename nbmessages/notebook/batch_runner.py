@@ -257,19 +257,19 @@ class BatchRun:
         """One result per input row, in row order (messages read again from the provider if this is a new process)."""
         rows = self.jobs.rows(self.run)
         lost = {rows[c][0] for c in self.row_ids if c in rows and rows[c][1] == "succeeded" and c not in self._messages}
-        for batch_id in lost:
-            with self.client.messages.batches.results(batch_id) as results:
+        for lost_id in lost:
+            with self.client.messages.batches.results(lost_id) as results:
                 for line in results:
-                    if line.message is not None and rows.get(line.custom_id, ("",))[0] == batch_id:
+                    if line.message is not None and rows.get(line.custom_id, ("",))[0] == lost_id:
                         self._messages[line.custom_id] = line.message
         provider = prices.provider_id(self.client.profile.name, self._host)
         out = []
         for cid in self.row_ids:
-            batch_id, status, kind, error = rows.get(cid, (None, "not_submitted", None, None))
+            batch_id, status, kind, error = rows.get(cid, ("", "not_submitted", None, None))
             message = self._messages.get(cid)
             cost = self._costs.get(cid) or (prices.cost_of(message.usage, message.model, provider)
                                             if message is not None else None)
-            out.append(RowResult(cid, status, message, kind, error, batch_id,
+            out.append(RowResult(cid, status, message, kind, error, batch_id or None,
                                  cost.usd if cost else None, cost.source if cost else None))
         return out
 

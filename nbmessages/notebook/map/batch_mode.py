@@ -106,22 +106,24 @@ def run_batch(rows: Rows, plan: Plan, client: Any, store: ResultStore, schema: A
                                 0.0, stored.duration)
     _tally(run, tally, len(plan.stored))
     line.finish(run.status_line())
-    per_row, seen = [], set()
-    for i, key in enumerate(plan.keys):
-        if key is None:
+    per_row: list[Outcome] = []
+    seen: set[str] = set()
+    for i, row_key in enumerate(plan.keys):
+        if row_key is None:
             per_row.append(Outcome("error", error_type="invalid_request", error_message=str(plan.invalid[i])))
             continue
-        outcome = outcomes[key]
-        if key in seen and outcome.status == "ok":  # the same request in another row: answered (and paid) once
+        outcome = outcomes[row_key]
+        if row_key in seen and outcome.status == "ok":  # the same request in another row: answered (paid) once
             outcome = Outcome("cached", outcome.message, outcome.messages, outcome.parsed, 0.0, None)
         per_row.append(outcome)
-        seen.add(key)
+        seen.add(row_key)
     frame = to_frame(rows, per_row, schema)
     by_key = {r.custom_id: r for r in results}
-    sources, firsts = [], set()
-    for key in plan.keys:
-        sources.append(_source(by_key, key, plan) if key not in firsts else "cached")
-        firsts.add(key)
+    sources: list[str | None] = []
+    firsts: set[str | None] = set()
+    for row_key in plan.keys:
+        sources.append(_source(by_key, row_key, plan) if row_key not in firsts else "cached")
+        firsts.add(row_key)
     frame["cost_source"] = pd.array(sources, dtype="string")
     frame.attrs["map_id"], frame.attrs["batch_run"] = plan.map_id, run.run
     return frame

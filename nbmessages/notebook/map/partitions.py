@@ -105,7 +105,7 @@ class PartitionMap:
         if self.semaphore is not None:
             from distributed import Semaphore
 
-            return Semaphore(max_leases=self.leases, name=self.semaphore)
+            return Semaphore(max_leases=self.leases, name=self.semaphore)  # type: ignore[no-untyped-call]
         return _pacers.setdefault(f"{self.leases}", _Pacer(self.leases))
 
     def _one(self, client: Client, slots: Any, request: Request, schema: Any) -> Outcome:
@@ -159,7 +159,8 @@ def map_dask(ddf: Any, prompt: str | None, *, client: Any = None, limits: dict[s
         from distributed import Semaphore
 
         try:  # registered with the scheduler now, so every worker shares its leases
-            Semaphore(max_leases=fn.leases, name=(name := f"nbmessages-rpm-{uuid.uuid4().hex[:12]}"))
+            name = f"nbmessages-rpm-{uuid.uuid4().hex[:12]}"
+            Semaphore(max_leases=fn.leases, name=name)  # type: ignore[no-untyped-call]
             fn.semaphore = name
         except ValueError:  # no distributed client: Dask's local schedulers run in this process, paced here
             fn.semaphore = None
