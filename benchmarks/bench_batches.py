@@ -78,7 +78,7 @@ def bench_dask(rows: int, rpm: float) -> None:
         t0 = time.perf_counter()
         frame = out.compute()
         elapsed = time.perf_counter() - t0
-        refused = server.app.state.limits.refused
+        refused = server.rate_limited
     rate = len(frame) / elapsed * 60
     share = rate / rpm
     print(f"dask, 2 workers: {len(frame)} rows in {elapsed:.1f} s = {rate:.0f} rpm of a {rpm:.0f} rpm limit "

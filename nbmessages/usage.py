@@ -15,6 +15,7 @@ from .ledger.frames import (
     by_day,
     by_model,
     by_session,
+    by_tag,
     cache_savings,
     cost_per_1k_output,
     latency,
@@ -28,7 +29,7 @@ from .ledger.frames import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["by_chat", "by_day", "by_model", "by_session", "cache_savings", "cost_per_1k_output", "latency",
+__all__ = ["by_chat", "by_day", "by_model", "by_session", "by_tag", "cache_savings", "cost_per_1k_output", "latency",
            "now_utc", "plot_by_model", "plot_spend", "plot_tokens", "usage"]
 
 

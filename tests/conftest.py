@@ -8,8 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
+import nbmessages.notebook.magic.magics
 from nbmessages.local import LocalServer, start
+from tests.shell_cells import run
 
 KEY_AND_ENDPOINT_VARIABLES = (
     "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "ANTHROPIC_BASE_URL", "OPENROUTER_BASE_URL", "NBMESSAGES_BASE_URL",
@@ -56,3 +59,16 @@ def http(server: LocalServer) -> Iterator[httpx.Client]:
     """An httpx client on the fast server."""
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def ip(server, monkeypatch):
+    """A real IPython shell with the magics loaded, its session pointed at the fast server."""
+    monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
+    monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
+    shell = InteractiveShell.instance()
+    nbmessages.notebook.magic.magics._session = None
+    shell.run_cell("%load_ext nbmessages")
+    run(shell, f"%nbmessages base_url {server.base_url}")
+    yield shell
+    nbmessages.notebook.magic.magics._session = None

@@ -7,18 +7,17 @@ import json
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 import nbmessages
 import nbmessages.local
 import nbmessages.notebook.magic.magics
 from nbmessages.testing import message_events, mock_transport, sse
+from tests.shell_cells import run
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -26,53 +25,6 @@ PNG = base64.b64decode(
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-@dataclass
-class Cell:
-    """What a cell did: its result, printed text, every display output and update."""
-
-    result: Any
-    error: BaseException | None
-    stdout: str
-    stderr: str
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def shown(self) -> list[dict[str, str]]:
-        """The outputs as a saved notebook keeps them (new displays; updates excluded)."""
-        return [o["data"] for o in self.outputs if not o["update"]]
-
-    @property
-    def updates(self) -> list[dict[str, str]]:
-        return [o["data"] for o in self.outputs if o["update"]]
-
-    @property
-    def markdown(self) -> str:
-        """All Markdown shown, joined."""
-        return "\n".join(d.get("text/markdown", "") for d in self.shown)
-
-    @property
-    def plain(self) -> str:
-        return "\n".join(d.get("text/plain", "") for d in self.shown)
-
-
-
-
-@pytest.fixture
-def ip(server, monkeypatch):
-    monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
-    monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
-    shell = InteractiveShell.instance()
-    nbmessages.notebook.magic.magics._session = None
-    shell.run_cell("%load_ext nbmessages")
-    run(shell, f"%nbmessages base_url {server.base_url}")
-    yield shell
-    nbmessages.notebook.magic.magics._session = None
-
-
-def run(shell: InteractiveShell, code: str) -> Cell:
-    with capture_output() as cap:
-        result = shell.run_cell(code, store_history=True)
-    return Cell(result.result, result.error_in_exec, cap.stdout, cap.stderr, list(cap._outputs))
 
 
 def dry_body(shell: InteractiveShell, options: str, prompt: str = "Hello") -> dict[str, Any]:
@@ -358,6 +310,19 @@ def test_budget_refuses_calls_past_the_limit(ip):
     assert "Budget exceeded" in second.markdown
     status = run(ip, "%nbmessages")
     assert "$0.00 (spent $0.0" in status.markdown
+
+
+def test_a_calls_other_profile_shares_the_session_budget_and_headers(server):
+    from nbmessages.notebook.magic.session import Session
+
+    s = Session(base_url=server.base_url, budget=5.0, headers={"x-team": "a"})
+    main = s.client()
+    other = s.client("openrouter")  # derived from the session's client with copy()
+    assert other.profile.name == "openrouter" and other.base_url != main.base_url
+    assert other.budget is main.budget and other.default_headers == {"x-team": "a"}
+    assert other.tags == {"source": "magic"} and s.client("openrouter") is other
+    s.set_budget(7.0)
+    assert main.budget.limit == 7.0 and s.budget_status() == "$7.00 (spent $0.0000)"
 
 
 # -- interrupt

@@ -206,3 +206,14 @@ def test_import_nbmessages_stays_without_pandas():
 
     code = "import sys, nbmessages; assert 'pandas' not in sys.modules; nbmessages.map; assert 'pandas' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_options_are_the_settings_table_of_every_front_end():
+    from nbmessages.notebook.map.frame import request_options
+
+    params, schema = request_options({"effort": "low", "schema": Verdict, "thinking": 2048, "stop": ["END"],
+                                      "tool_choice": {"type": "auto"}})
+    assert schema is Verdict and params["model"] == "claude-sonnet-4-5"  # the table's defaults
+    assert params["output_config"]["effort"] == "low" and params["output_config"]["format"]["type"] == "json_schema"
+    assert params["thinking"]["budget_tokens"] == 2048 and params["max_tokens"] > 2048
+    assert params["stop_sequences"] == ["END"] and params["tool_choice"] == {"type": "auto"}

@@ -22,11 +22,11 @@ SCRIPT = textwrap.dedent("""
     import pandas as pd
     import nbmessages
     base_url, ledger = sys.argv[1], sys.argv[2]
-    rows = pd.DataFrame({"q": [f"question {i}" for i in range(%d)]})
+    rows = pd.DataFrame({"q": [f"question {i}" for i in range(ROWS)]})
     with nbmessages.Client(base_url=base_url, ledger=ledger) as client:
         nbmessages.map(rows, "Answer: {q}", client=client, max_tokens=20, concurrency=5, progress=False)
     print("finished", flush=True)
-""" % ROWS)
+""").replace("ROWS", str(ROWS))
 
 
 def _stored(path: str) -> int:
@@ -57,4 +57,5 @@ def test_a_map_killed_halfway_resumes_in_another_process_for_about_one_pass(tmp_
         assert (out["status"] == "cached").sum() == first and (out["status"] == "ok").sum() == ROWS - first
         calls = ledger.rows("WHERE json_extract(tags, '$.map') = ?", (out.attrs["map_id"],))
         # every call of both processes is in the ledger with the map's id; the ones cut off by the kill cost extra
-        assert ROWS <= len(calls) <= ROWS + 5 and server.requests_served <= ROWS + 5
+        # at most the requests in flight (5) and the answers of the last unflushed 0.1 s (~5) are asked twice
+        assert ROWS <= len(calls) <= ROWS + 15 and server.requests_served <= ROWS + 15

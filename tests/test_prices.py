@@ -82,6 +82,17 @@ def test_provider_id_from_profile_and_host() -> None:
     assert prices.provider_id("local", "127.0.0.1") is None
 
 
+def test_the_same_usage_is_priced_once_a_day():
+    prices_mod = prices
+    usage = Usage(input_tokens=1234, output_tokens=567)
+    prices_mod._cache.clear()
+    first = prices_mod.price_usage(usage, "claude-sonnet-4-5", "anthropic")
+    assert len(prices_mod._cache) == 1
+    assert prices_mod.price_usage(usage, "claude-sonnet-4-5", "anthropic") == first and len(prices_mod._cache) == 1
+    prices_mod.price_usage(Usage(input_tokens=1234, output_tokens=568), "claude-sonnet-4-5", "anthropic")
+    assert len(prices_mod._cache) == 2
+
+
 def test_batch_calls_are_priced_at_the_batch_tier_or_half() -> None:
     from nbmessages.ledger.prices import BATCH_HALF, BATCH_TABLE, cost_of
     from nbmessages.types import Usage

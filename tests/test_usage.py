@@ -176,3 +176,16 @@ def test_a_failed_fast_read_warns_and_reads_through_sqlite3(ledger, monkeypatch)
     with pytest.warns(UserWarning, match="reading through sqlite3"):
         df = U.usage(ledger=ledger)
     pd.testing.assert_frame_equal(df, expected)
+
+
+def test_by_tag_sums_calls_and_cost_per_tag_value(tmp_path):
+    import nbmessages
+    from nbmessages.ledger.store import Ledger
+
+    led = Ledger(tmp_path / "tags.sqlite")
+    with nbmessages.local.start(pace=0, ttft=0) as srv, nbmessages.Client(base_url=srv.base_url, ledger=led) as c:
+        for tag in ("a", "a", "b"):
+            c.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages="hi", tags={"map": tag})
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages="untagged")
+    summary = nbmessages.usage.by_tag(nbmessages.usage(ledger=led), "map")
+    assert summary["calls"].to_dict() == {"a": 2, "b": 1} and (summary["cost_usd"] > 0).all()

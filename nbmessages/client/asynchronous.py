@@ -11,7 +11,6 @@ from ..request.builder import Request
 from ..types import Message, ModelInfo, TokenCount
 from .base import BaseClient, Call
 from .batches import AsyncBatches
-from .cassettes import recording
 from .errors import error_from_response
 from .streams import AsyncMessageStream
 
@@ -22,9 +21,7 @@ class AsyncClient(BaseClient):
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
-        self._http = http_client or httpx.AsyncClient(timeout=self.timeout)
-        if self._record_path:
-            recording(self._http, self._record_path)
+        self._http = self._recorded(http_client or httpx.AsyncClient(timeout=self.timeout))
         self.messages = AsyncMessages(self)
         self.models = AsyncModels(self)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -21,13 +21,14 @@ from ..request.builder import Request
 from ..request.profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
 from ..types import Message, ModelInfo, ModelList, RequestValidationError, TokenCount
 from . import observers as records
-from .cassettes import replay_base_url
+from .cassettes import recording, replay_base_url
 from .config import Settings, resolve
 from .errors import APIConnectionError, APIError, APITimeoutError
 from .retries import retry_delay, should_retry
 from .streams import StreamBase
 
 log = logging.getLogger("nbmessages")
+HTTP = TypeVar("HTTP", httpx.Client, httpx.AsyncClient)
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
@@ -106,6 +107,12 @@ class BaseClient:
         return self.from_client(self, **overrides)
 
     with_options = copy
+
+    def _recorded(self, http: HTTP) -> HTTP:
+        """``http``, recording every exchange into the cassette when this client records."""
+        if self._record_path:
+            recording(http, self._record_path)
+        return http
 
     @property
     def profile(self) -> Profile:

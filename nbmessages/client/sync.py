@@ -11,7 +11,6 @@ from ..request.builder import Request
 from ..types import Message, ModelInfo, TokenCount
 from .base import BaseClient, Call
 from .batches import Batches
-from .cassettes import recording
 from .errors import error_from_response
 from .streams import MessageStream
 
@@ -22,9 +21,7 @@ class Client(BaseClient):
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  http_client: httpx.Client | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
-        self._http = http_client or httpx.Client(timeout=self.timeout)
-        if self._record_path:
-            recording(self._http, self._record_path)
+        self._http = self._recorded(http_client or httpx.Client(timeout=self.timeout))
         self.messages = Messages(self)
         self.models = Models(self)
 

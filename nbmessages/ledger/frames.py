@@ -337,6 +337,19 @@ def by_chat(df: pd.DataFrame) -> pd.DataFrame:
     return _summary(df, "chat")
 
 
+def by_tag(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The same summary per value of one tag, e.g. ``by_tag(usage(), "map")``: spend per ``nbmessages.map`` run."""
+    values = df["tags"].map(lambda text: _tag(text, name)).astype("string").rename(name)
+    return _summary(df, values)
+
+
+def _tag(text: Any, name: str) -> Any:
+    """One tag's value from a call's tags (JSON text), or None."""
+    if not isinstance(text, str) or not text.startswith("{"):
+        return None
+    return json.loads(text).get(name)
+
+
 def cost_per_1k_output(df: pd.DataFrame) -> pd.Series:
     """USD per 1,000 output tokens per model."""
     return by_model(df)["usd_per_1k_output"]

@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 from ..types import Usage
-from ..types.message import CacheCreation
 
 PROVIDER = "provider"
 PRICE_TABLE = "price_table"
@@ -23,8 +22,6 @@ BATCH_TABLE = "price_table_batch"  # genai-prices' batch tier
 BATCH_HALF = "batch_half_price"  # no batch tier known: half the standard price, as batches are billed
 
 _warned: set[str] = set()
-PRICES_SEEN_MAX = 65_536
-_prices_seen: dict[tuple[Any, ...], float] = {}  # (model, provider, hour, usage counts) -> USD
 _warn_lock = threading.Lock()
 
 
@@ -136,24 +133,32 @@ def price_usage(
         _warn_unknown(model or "<no model>")
         return None
     when = when or datetime.now(timezone.utc)
-    split = usage.cache_creation or CacheCreation()
-    tools, details = usage.server_tool_use, usage.output_tokens_details
+    split, details, tools = usage.cache_creation, usage.output_tokens_details, usage.server_tool_use
     key = (usage.input_tokens, usage.output_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens,
-           split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens,
+           split.ephemeral_5m_input_tokens if split else None, split.ephemeral_1h_input_tokens if split else None,
            details.thinking_tokens if details else None, tools.web_search_requests if tools else None,
            usage.speed, usage.service_tier)
-    # a table price takes ~1 ms to compute; batches and maps price thousands of calls of a few shapes
-    cache_key = (model, provider, when.replace(minute=0, second=0, microsecond=0), key)
-    price = _prices_seen.get(cache_key)
-    if price is None:
-        prov, info = found
-        calc = info.calc_price(_genai_usage(usage), prov, genai_request_timestamp=when,
-                               price_context=_price_context(usage))
-        price = float(calc.total_price)
-        if len(_prices_seen) >= PRICES_SEEN_MAX:
-            _prices_seen.clear()
-        _prices_seen[cache_key] = price
-    return price
+    # priced once per distinct usage a day: the ledger and the front ends price the same call, and a map's
+    # rows often use the same counts; price tables change by the day at most
+    return _priced(model, provider, when, key, usage)
+
+
+_cache: dict[tuple[Any, ...], float] = {}
+_CACHE_SIZE = 8192
+
+
+def _priced(model: str, provider: str | None, when: datetime, key: tuple[Any, ...], usage: Usage) -> float:
+    """The price of a usage (``key`` holds its counts), computed once per model, provider, UTC day and counts."""
+    full = (model, provider, when.astimezone(timezone.utc).date(), key)
+    found = _cache.get(full)
+    if found is not None:
+        return found
+    prov, info = _lookup(model, provider)  # type: ignore[misc]
+    calc = info.calc_price(_genai_usage(usage), prov, genai_request_timestamp=when, price_context=_price_context(usage))
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[full] = value = float(calc.total_price)
+    return value
 
 
 def cost_of(

@@ -16,6 +16,7 @@ from ..chat import Chat
 from ..live_call import SHOWN_ERRORS, LiveCall
 from ..render import IPythonPublisher, error_markdown, error_plain
 from ..render.blocks import shorten_data
+from ..turns import DEFAULT_MAX_ITERATIONS
 from . import options as opts
 from .commands import SettingsCommands
 from .session import DEFAULT_CHAT, Session
@@ -49,24 +50,10 @@ class MessageMagics(Magics):
     """``%%message``, ``%message`` and ``%nbmessages``."""
 
     @magic_arguments()
-    @argument("-m", "--model", help="the model (default: the session's, see %%nbmessages model)")
-    @argument("-s", "--system", help="the system prompt: text, or the name of a variable holding it")
-    @argument("--max-tokens", type=int, help="the most tokens to generate (default: the session's, 1024)")
-    @argument("-t", "--temperature", type=float, help="sampling temperature, 0 to 1")
-    @argument("--top-p", type=float, help="nucleus sampling, 0 to 1")
-    @argument("--top-k", type=int, help="sample from the top K tokens only")
-    @argument("--stop", action="append", metavar="TEXT", help="a stop sequence (repeatable)")
-    @argument("--thinking", metavar="BUDGET", help="extended thinking: a token budget (>= 1024) or 'adaptive'")
-    @argument("--effort", choices=("low", "medium", "high", "xhigh", "max"), help="output_config.effort")
-    @argument("--tools", metavar="F,G", help="tools: names of Python functions or tool dicts in the notebook")
-    @argument("--tool-choice", metavar="CHOICE", help="auto, any, none, or the name of the tool to call")
-    @argument("--max-rounds", type=int, default=10, help="the tool loop's guard: at most this many requests")
-    @argument("--schema", metavar="NAME", help="structured output: a pydantic model; the parsed object is the result")
+    @opts.request_arguments()  # every request option, from the settings table
+    @argument("--max-rounds", type=int, default=DEFAULT_MAX_ITERATIONS,
+              help="the tool loop's guard: at most this many requests")
     @argument("--attach", action="append", metavar="PATH_OR_VAR", help="attach an image or PDF (repeatable)")
-    @argument("--cache", action="store_true", help="prompt caching (top-level cache_control)")
-    @argument("--provider", metavar="A,B", help="OpenRouter: provider order")
-    @argument("--models", metavar="M1,M2", help="OpenRouter: fallback models")
-    @argument("--session-id", help="OpenRouter: session id grouping related calls")
     @argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
     @argument("--raw", action="store_true", help="also show the JSON exchange: request bodies and responses")
     @argument("-o", "--out", metavar="NAME", help="store the final Message (with --schema: the parsed object)")
@@ -76,6 +63,9 @@ class MessageMagics(Magics):
     @argument("--profile", help="backend profile for this call: anthropic, openrouter, local, compatible")
     @argument("--no-vars", action="store_true", help="send {braces} as written (no variable filling)")
     @argument("--retry", action="store_true", help="drop the chat's last answer and ask again")
+    @argument("--map", metavar="DATA", help="one call per row of this DataFrame (or Series, list): the cell is "
+                                           "the template naming its columns; the result is a DataFrame")
+    @argument("--concurrency", type=int, default=16, help="with --map: at most this many requests at once")
     @argument("-h", "--help", action="store_true", help="show this help")
     @no_var_expand  # IPython would fill {name} and $name in the line itself; our templating does it safely
     @line_cell_magic
@@ -118,6 +108,8 @@ class MessageMagics(Magics):
     def _run(self, args: Any, prompt: str) -> Any:
         s = session()
         ns = self.shell.user_ns
+        if args.map:
+            return self._map(args, prompt, ns)
         name = args.chat or (s.current_chat if args.retry else DEFAULT_CHAT)
         chat = s.chat(name)
         if args.retry:
@@ -143,13 +135,30 @@ class MessageMagics(Magics):
             show_json("Raw exchange", _exchange(client, outcome.exchanges, plan.stream))
         return self._result(plan, outcome, ns)
 
+    def _map(self, args: Any, prompt: str, ns: dict[str, Any]) -> Any:
+        """``--map DATA``: the cell is a template over DATA's columns, sent once per row (see nbmessages.map)."""
+        from ..map import map as run_map  # pandas loads only for a map
+
+        s = session()
+        data = opts.lookup(ns, args.map, "--map")
+        template = prompt.strip("\n").rstrip()
+        if not template.strip():
+            raise UsageError("the template is empty: write it in the cell under %%message --map DATA")
+        params = opts.request_params(args, ns, args.model or s.model, s.max_tokens)
+        result = run_map(data, template, client=s.client(args.profile), concurrency=args.concurrency,
+                         dry_run=args.dry_run, **params)
+        if args.out:
+            ns[args.out] = result
+            return None
+        return result
+
     def _plan(self, args: Any, prompt: str, ns: dict[str, Any], chat: str) -> opts.Plan:
         s = session()
         text, warnings = opts.prompt_text(prompt.strip("\n").rstrip(), ns, args.no_vars)
         content = opts.user_content(text, opts.attachments(args.attach, ns))
         if not content or (isinstance(content, str) and not content.strip()):
             raise UsageError("the prompt is empty: write it in the cell under %%message (or after %message)")
-        params = opts.request_params(args, ns, args.model or s.model, s.max_tokens)
+        params = opts.request_params(args, ns, s.model, s.max_tokens)
         return opts.Plan(params, content, chat, profile=args.profile, stream=not args.no_stream, raw=args.raw,
                          out=args.out, schema=params.get("output_format"), max_rounds=args.max_rounds,
                          warnings=warnings)

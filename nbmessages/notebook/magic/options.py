@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.magic_arguments import ArgDecorator
 from pydantic import BaseModel
 
 from ...request.content import attachment
 from ...request.templating import fill
+from .. import settings
+from ..turns import DEFAULT_MAX_ITERATIONS
 
-THINKING_DISPLAY_FIXED = ("claude-3",)  # models that show full thinking and do not take a `display` choice
 _TOKENS = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\S+)""")
 
 
@@ -30,7 +32,7 @@ class Plan:
     raw: bool = False
     out: str | None = None
     schema: type[BaseModel] | None = None
-    max_rounds: int = 10
+    max_rounds: int = DEFAULT_MAX_ITERATIONS
     warnings: list[str] = field(default_factory=list)
 
 
@@ -118,12 +120,10 @@ def system_prompt(value: str | None, ns: Mapping[str, Any]) -> Any:
     return held if isinstance(held, (str, list)) else value
 
 
-def tools(value: str | None, ns: Mapping[str, Any]) -> list[Any] | None:
+def tools(names: list[str], ns: Mapping[str, Any]) -> list[Any]:
     """``--tools f,g``: Python functions or tool dicts from the namespace."""
-    if not value:
-        return None
     found = []
-    for name in filter(None, (n.strip() for n in value.split(","))):
+    for name in names:
         item = lookup(ns, name, "--tools")
         if not (callable(item) or isinstance(item, dict)):
             raise UsageError(f"--tools {name}: expected a function or a tool dict, not {type(item).__name__}")
@@ -131,64 +131,55 @@ def tools(value: str | None, ns: Mapping[str, Any]) -> list[Any] | None:
     return found
 
 
-def tool_choice(value: str | None) -> dict[str, Any] | None:
-    """``--tool-choice``: auto, any, none, or the name of the one tool to call."""
-    if value is None:
-        return None
-    return {"type": value} if value in ("auto", "any", "none") else {"type": "tool", "name": value}
-
-
-def thinking(value: str | None, model: str) -> dict[str, Any] | None:
-    """``--thinking BUDGET`` (or ``adaptive``), with a visible summary where the model lets us choose."""
-    if value is None:
-        return None
-    config: dict[str, Any]
-    if value == "adaptive":
-        config = {"type": "adaptive"}
-    elif value.isdigit():
-        config = {"type": "enabled", "budget_tokens": int(value)}
-    else:
-        raise UsageError(f"--thinking {value}: give a token budget (1024 or more) or 'adaptive'")
-    if not model.startswith(THINKING_DISPLAY_FIXED):
-        config["display"] = "summarized"
-    return config
-
-
-def schema(value: str | None, ns: Mapping[str, Any]) -> type[BaseModel] | None:
+def schema(value: str, ns: Mapping[str, Any]) -> type[BaseModel]:
     """``--schema NAME``: a pydantic model class from the namespace."""
-    if value is None:
-        return None
     model = lookup(ns, value, "--schema")
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise UsageError(f"--schema {value}: expected a pydantic model class, not {type(model).__name__}")
     return model
 
 
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+# what a name given to a flag may stand for, by the row's ``pick``
+PICKERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {"text": system_prompt, "tool": tools, "model": schema}
+
+
+class request_arguments(ArgDecorator):  # noqa: N801 - named like IPython's own argument decorators
+    """Adds one argument per row of the settings table to a magic's parser."""
+
+    def add_to_parser(self, parser: Any, group: Any) -> None:
+        """Add the table's flags (type, choices, repeatable, help), in the table's order."""
+        for row in settings.rows():
+            if not row.flags:
+                continue
+            kwargs: dict[str, Any] = {"dest": row.name, "help": row.help}
+            if row.type is bool:
+                kwargs["action"] = "store_true"
+            else:
+                kwargs["metavar"] = row.metavar
+                if row.many == "repeat":
+                    kwargs["action"] = "append"
+                if row.type in (int, float):
+                    kwargs["type"] = row.type
+                if row.choices:
+                    kwargs["choices"] = row.choices
+            (group or parser).add_argument(*row.flags, **kwargs)
+
+
+def given_settings(args: Any, ns: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the options give (names looked up in the notebook); the ones not given are absent."""
+    out = {}
+    for row in settings.rows():
+        raw = getattr(args, row.name, None) if row.flags else None
+        if raw is None or raw is False:
+            continue
+        try:
+            value = row.parse(raw)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        out[row.name] = PICKERS[row.pick](value, ns) if row.pick else value
+    return out
 
 
 def request_params(args: Any, ns: Mapping[str, Any], model: str, max_tokens: int) -> dict[str, Any]:
-    """The request fields the options ask for (everything but the messages)."""
-    think = thinking(args.thinking, model)
-    if args.max_tokens is None and think and think.get("budget_tokens", 0) >= max_tokens:
-        max_tokens += think["budget_tokens"]  # thinking counts toward max_tokens; keep room for the answer
-    params: dict[str, Any] = {
-        "model": model,
-        "max_tokens": args.max_tokens if args.max_tokens is not None else max_tokens,
-        "system": system_prompt(args.system, ns),
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "top_k": args.top_k,
-        "stop_sequences": args.stop,
-        "thinking": think,
-        "tools": tools(args.tools, ns),
-        "tool_choice": tool_choice(args.tool_choice),
-        "output_config": {"effort": args.effort} if args.effort else None,
-        "output_format": schema(args.schema, ns),
-        "cache_control": {"type": "ephemeral"} if args.cache else None,
-        "provider": {"order": _split(args.provider)} if args.provider else None,
-        "models": _split(args.models),
-        "session_id": args.session_id,
-    }
-    return {k: v for k, v in params.items() if v is not None}
+    """The request fields the options ask for (everything but the messages); the session's model and max_tokens."""
+    return settings.request_params({"model": model, "max_tokens": max_tokens, **given_settings(args, ns)})

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...client.sync import Client
+from .. import settings
 from ..chat import Chat
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
-DEFAULT_MAX_TOKENS = 1024
+DEFAULT_MODEL: str = settings.default("model")
+DEFAULT_MAX_TOKENS: int = settings.default("max_tokens")
 DEFAULT_CHAT = "default"
 
 

@@ -27,7 +27,7 @@ from .limits import InputEstimate, Limiter, RateLimitTooSmall
 from .plan import Job
 from .progress import Tally
 from .spend import SpendGate
-from .store import ResultStore
+from .store import FLUSH_EVERY, ResultStore
 
 THROTTLE_RETRIES = 8  # 429/529 answers are paced by the limiter, so they may be retried more often
 
@@ -87,17 +87,27 @@ class Engine:
     async def run(self, jobs: list[Job]) -> dict[str, Outcome]:
         """Send every job (until stopped); the outcome of each, skipped ones included."""
         self._dispatcher = asyncio.ensure_future(self._dispatch(jobs))
+        flusher = asyncio.ensure_future(self._flush_regularly())
         try:
-            await self._dispatcher
-        except asyncio.CancelledError:
-            pass
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            try:
+                await self._dispatcher
+            except asyncio.CancelledError:
+                pass
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        finally:
+            flusher.cancel()
+            self.store.flush()
         for job in jobs:
             if job.key not in self.outcomes:
                 self.outcomes[job.key] = self._skipped()
                 self.tally.skipped += 1
         return self.outcomes
+
+    async def _flush_regularly(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            self.store.flush()
 
     def _skipped(self) -> Outcome:
         reason = self.stopped or "interrupted"

@@ -14,6 +14,7 @@ from ...request.builder import Request
 from ...request.content import output_format
 from ...request.templating import fill
 from ...types import Message, RequestValidationError
+from .. import settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,10 +52,20 @@ def _schema_of(options: Mapping[str, Any]) -> type[BaseModel] | None:
     return fmt if isinstance(fmt, type) and issubclass(fmt, BaseModel) else None
 
 
+def _through_settings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Request keywords from the options: names of the settings table (``effort``, ``schema``, ``thinking=2048``,
+    ``provider_order``…) as every front end reads them, its defaults (model, max_tokens); wire values as given."""
+    table = {alias for r in settings.rows() for alias in (r.name, *r.aliases)} - {"cache"}  # map's cache= is its own
+    wire = set(Request.model_fields)
+    known = {k: v for k, v in options.items() if k in table and not (k in wire and isinstance(v, dict))}
+    raw = {k: v for k, v in options.items() if k not in known and v is not None}
+    return {**settings.request_params(known), **raw}
+
+
 def request_options(options: dict[str, Any]) -> tuple[dict[str, Any], type[BaseModel] | None]:
     """The request fields to send and the pydantic schema to validate answers with (parsed here, per row)."""
-    schema = _schema_of(options)
-    params = {k: v for k, v in options.items() if v is not None}
+    params = _through_settings(options)
+    schema = _schema_of(params)
     if "output_format" in params:
         fmt = params.pop("output_format")
         config = dict(params.get("output_config") or {})
@@ -175,5 +186,8 @@ def to_frame(rows: Rows, outcomes: list[Outcome], schema: type[BaseModel] | None
         df[name] = pd.array([math.nan if v is None else v for v in df[name]], dtype="Float64")
     for name in ("stop_reason", "message_id", "error_type", "error_message", *(("text",) if schema is None else ())):
         df[name] = df[name].astype("string")
+    if schema is not None:  # nullable dtypes: an error row leaves a gap without turning integers into floats
+        fields = list(schema.model_fields)
+        df[fields] = df[fields].convert_dtypes()
     df["status"] = pd.Categorical(df["status"], categories=STATUSES)
     return df  # type: ignore[no-any-return]

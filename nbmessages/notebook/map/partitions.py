@@ -26,7 +26,6 @@ from ...client.sync import Client
 from ...ledger import prices
 from ...request.builder import Request
 from ...types import RequestValidationError
-from ..magic.session import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 from .engine import parse_answer
 from .frame import Outcome, Rows, build, request_options, to_frame
 
@@ -140,8 +139,6 @@ def partition_function(prompt: str | None, *, client: Any = None, rpm: float | N
                        concurrency: int = 4, ledger: str | None = None, **options: Any) -> PartitionMap:
     """The picklable pandas → pandas function of ``map(prompt, **options)`` for any engine's workers."""
     client = client if client is not None else Client()
-    options.setdefault("model", DEFAULT_MODEL)
-    options.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
     Request(messages="x", **request_options(dict(options))[0])  # bad options fail here, before any worker runs
     if ledger is None:
         found = next((o.ledger for o in client.observers if hasattr(o, "ledger")), None)

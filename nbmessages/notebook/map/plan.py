@@ -51,6 +51,7 @@ def make_plan(rows: Rows, client: Any, store: ResultStore, cache: bool, name: st
     """Hash every row's request, keep one job per distinct request, and find the answers already stored."""
     keys: list[str | None] = []
     jobs: dict[str, Job] = {}
+    contents: set[str] = set()  # the bodies' own hashes: the map's id does not depend on where it is sent
     invalid: dict[int, RequestValidationError] = {}
     profile, base_url = client.profile.name, client.base_url
     for i, request in enumerate(rows.requests):
@@ -62,9 +63,10 @@ def make_plan(rows: Rows, client: Any, store: ResultStore, cache: bool, name: st
         key = request_hash(profile, base_url, body)
         keys.append(key)
         if key not in jobs:
+            contents.add(request_hash("", "", body))
             text = json.dumps({k: body.get(k) for k in ("system", "messages", "tools")}, ensure_ascii=False)
             jobs[key] = Job(key, request, len(text), int(request.max_tokens or 0))
-    digest = hashlib.sha256("\n".join([name or "", *sorted(jobs)]).encode()).hexdigest()[:12]
+    digest = hashlib.sha256("\n".join(sorted(contents)).encode()).hexdigest()[:12]
     map_id = name or f"map-{digest}"
     stored = store.find(jobs) if cache else {}
     return Plan(map_id, keys, [j for k, j in jobs.items() if k not in stored], stored, invalid)

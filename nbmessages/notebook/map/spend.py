@@ -16,7 +16,9 @@ class SpendGate:
     """Reservations against one budget (no budget: everything passes)."""
 
     def __init__(self, budget: Any, provider: str | None) -> None:
-        self.budget = budget
+        # a Budget that reserves at send by itself (it has `reserved`) refuses the call in the client, which
+        # stops the map the same clean way: then reserving here too would count each request twice
+        self.budget = None if hasattr(budget, "reserved") else budget
         self.provider = provider
         self.reserved = 0.0
 

@@ -2,7 +2,9 @@
 
 A request's hash covers the backend (profile and base URL) and the canonical JSON body exactly as sent,
 so the same row asked of the same backend finds its answer again after an interrupt or a dead kernel.
-Each answer is written the moment it arrives (one autocommit), so a killed process loses none it received.
+Answers are written in one transaction every ``FLUSH_EVERY`` seconds while a map runs (a commit per answer
+cost a fifth of the map's CPU at 200 answers a second); a killed process loses at most that last moment's
+answers, which a resumed run asks again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from ...ledger.store import Ledger, LedgerObserver
 from ...types import Message
 
 _CHUNK = 900  # SQLite's default limit on bound parameters is 999
+FLUSH_EVERY = 0.1  # seconds
+_PUT = ("INSERT OR REPLACE INTO map_results (request_hash, map_id, ts, message, cost_usd, duration, extra) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
 def request_hash(profile: str, base_url: str, body: dict[str, Any]) -> str:
@@ -47,6 +52,7 @@ class ResultStore:
 
     def __init__(self, ledger: Ledger | None) -> None:
         self.ledger = ledger
+        self.pending: list[tuple[Any, ...]] = []
 
     def find(self, hashes: Iterable[str]) -> dict[str, Stored]:
         """The stored answers among these request hashes."""
@@ -66,15 +72,27 @@ class ResultStore:
 
     def put(self, key: str, map_id: str, message: Message, cost_usd: float | None, duration: float,
             extra: dict[str, Any] | None = None) -> None:
-        """Keep one answer (a later answer to the same request replaces it)."""
+        """Keep one answer (a later answer to the same request replaces it), written at the next ``flush()``."""
         if self.ledger is None:
             return
-        self.ledger.connection.execute(
-            "INSERT OR REPLACE INTO map_results (request_hash, map_id, ts, message, cost_usd, duration, extra) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, map_id, int(time.time() * 1e6), message.model_dump_json(exclude_none=True, by_alias=True), cost_usd, duration,
-             json.dumps(extra) if extra else None),
-        )
+        self.pending.append((key, map_id, int(time.time() * 1e6),
+                             message.model_dump_json(exclude_none=True, by_alias=True), cost_usd, duration,
+                             json.dumps(extra) if extra else None))
+
+    def flush(self) -> int:
+        """Write the answers kept since the last flush, in one transaction; how many."""
+        if self.ledger is None or not self.pending:
+            return 0
+        rows, self.pending = self.pending, []
+        conn = self.ledger.connection
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(_PUT, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return len(rows)
 
     def count(self, map_id: str) -> int:
         """How many answers a map has stored."""

@@ -2,9 +2,10 @@
 
 Modules: ``widget`` (the Playground), ``controls`` and ``fields`` (settings widgets), ``columns`` (answer
 columns and compare), ``keys`` (key entry),
-``sender`` (one streamed exchange and its tool loop), ``conversation`` (exchanges and history), ``view``
-(HTML through the shared renderer), ``code`` (get code), ``settings`` (plain settings → request), ``loop``
-(the kernel's event loop, or a private one in a thread).
+``sender`` (one column's send, through the shared turn runner), ``conversation`` (exchanges and history),
+``html`` (HTML through the shared renderer), ``code`` (get code), ``settings`` (setting names, column titles,
+the namespace's candidates; the options themselves are the table in ``nbmessages.notebook.settings``),
+``loop`` (the kernel's event loop, or a private one in a thread).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ import pprint
 from typing import Any
 
 from ...types import Message
-from .settings import request_params
+from .. import settings as table
+from ..settings import Setting, request_params
 
 INDENT = "    "
 
@@ -25,18 +26,9 @@ def _quoted(value: str) -> str | None:
 
 def magic_cell(settings: dict[str, Any], prompt: str, *, history: bool, profile: str | None) -> str:
     """The %%message cell (with any setup lines before it) for these settings and prompt."""
-    params = request_params(settings)
+    values = table.resolve(settings)
     setup: list[str] = []
-    flags = [f"--model {_quoted(params['model']) or params['model']}", f"--max-tokens {params['max_tokens']}"]
-    system = settings.get("system") or ""
-    if system:
-        quoted = _quoted(system)
-        if quoted is None:
-            setup.append(f"playground_system = {system!r}")
-            quoted = "playground_system"
-        flags.append(f"-s {quoted}")
-    flags += _sampling_flags(settings)
-    flags += _list_flags(settings, setup)
+    flags = [_flag(row, values[row.name], setup) for row in table.rows() if row.flags]
     if profile in ("anthropic", "openrouter"):
         flags.append(f"--profile {profile}")
     flags.append("--new" if not history else "")
@@ -51,36 +43,36 @@ def magic_cell(settings: dict[str, Any], prompt: str, *, history: bool, profile:
     return "\n".join([*lines, cell])
 
 
-def _sampling_flags(settings: dict[str, Any]) -> list[str]:
-    out = []
-    for name, flag in (("temperature", "--temperature"), ("top_p", "--top-p"), ("top_k", "--top-k")):
-        if settings.get(name) is not None:
-            out.append(f"{flag} {settings[name]:g}")
-    thinking = request_params(settings).get("thinking")
-    if thinking:
-        out.append(f"--thinking {thinking.get('budget_tokens', 'adaptive')}")
-    if settings.get("effort"):
-        out.append(f"--effort {settings['effort']}")
-    return out
+def _flag(row: Setting, value: Any, setup: list[str]) -> str:
+    """The magic flag that sets ``value`` for this row ("" when it sends nothing)."""
+    if table.empty(value):
+        return ""
+    if row.type is bool:
+        return row.flag
+    items = list(value) if row.many else [value]
+    if row.pick in ("tool", "model") or row.many == "comma":
+        return f"{row.flag} " + ",".join(_name(item) for item in items)
+    texts = [_text(row, item, setup, i if row.many else None) for i, item in enumerate(items)]
+    return " ".join(f"{row.flag} {text}" for text in texts)
 
 
-def _list_flags(settings: dict[str, Any], setup: list[str]) -> list[str]:
-    out = []
-    for i, stop in enumerate(settings.get("stop_sequences") or ()):
-        quoted = _quoted(stop)
-        if quoted is None:
-            setup.append(f"playground_stop_{i} = {stop!r}  # --stop takes text only: paste it in quotes")
-            quoted = repr(stop)
-        out.append(f"--stop {quoted}")
-    if settings.get("tools"):
-        out.append("--tools " + ",".join(_name(f) for f in settings["tools"]))
-    if settings.get("output_format") is not None:
-        out.append(f"--schema {_name(settings['output_format'])}")
-    if settings.get("provider_order"):
-        out.append("--provider " + ",".join(settings["provider_order"]))
-    if settings.get("fallback_models"):
-        out.append("--models " + ",".join(settings["fallback_models"]))
-    return out
+def _text(row: Setting, value: Any, setup: list[str], index: int | None) -> str:
+    """One value as the magic's argument text; text that cannot be quoted goes to a setup line."""
+    if row.to_text is not None:
+        return row.to_text(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if not isinstance(value, str):
+        return str(value)
+    quoted = _quoted(value)
+    if quoted is not None:
+        return quoted
+    name = f"playground_{row.name}" + (f"_{index}" if index is not None else "")
+    if row.pick == "text":  # the flag takes a variable's name: put the text in one
+        setup.append(f"{name} = {value!r}")
+        return name
+    setup.append(f"{name} = {value!r}  # {row.flag} takes text only: paste it in quotes")
+    return repr(value)
 
 
 def _name(value: Any) -> str:

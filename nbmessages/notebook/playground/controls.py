@@ -1,4 +1,4 @@
-"""The settings controls: model, prompts, sampling, thinking, effort, stops, tools, schema, OpenRouter routing."""
+"""The settings controls: one per row of the settings table that names a widget kind, laid out by section."""
 
 from __future__ import annotations
 
@@ -8,165 +8,310 @@ from typing import Any
 import ipywidgets as widgets
 from pydantic import BaseModel
 
+from .. import settings as table
+from ..settings import Setting
 from .fields import NARROW, OptionalNumber
-from .settings import (
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_MODEL,
-    DEFAULT_THINKING_BUDGET,
-    namespace_functions,
-    namespace_models,
-)
+from .settings import namespace_functions, namespace_models
 
-EFFORTS = [("default", ""), ("low", "low"), ("medium", "medium"), ("high", "high"), ("xhigh", "xhigh"),
-           ("max", "max")]
-WIDE = widgets.Layout(width="100%")
 LABEL_WIDTH = {"description_width": "90px"}
 
 
+def _bounded(row: Setting, value: Any, **kw: Any) -> widgets.Widget:
+    """A number box (or a slider, for floats) within the row's bounds."""
+    low, high, step = row.bounds or (1, 1_000_000, 1)
+    if row.type is float:
+        return widgets.FloatSlider(value, min=low, max=high, step=step, readout_format=".2f", **kw)
+    return widgets.BoundedIntText(value, min=int(low), max=int(high), **kw)
+
+
+class Control:
+    """One setting's widget: how it is built, read and set (a subclass per widget kind of the table)."""
+
+    def __init__(self, row: Setting, owner: Controls) -> None:
+        self.row, self.owner = row, owner
+        self.name = row.attribute
+        self.widget = self.build()
+        self.widget.tooltip = self.widget.tooltip or row.help
+
+    def build(self) -> widgets.Widget:
+        """The widget."""
+        raise NotImplementedError
+
+    @property
+    def parts(self) -> dict[str, widgets.Widget]:
+        """The widgets this control makes, by attribute name."""
+        return {self.name: self.widget}
+
+    @property
+    def shown(self) -> widgets.Widget:
+        """What the panel lays out."""
+        return self.widget
+
+    def read(self) -> Any:
+        """The setting's value."""
+        return self.widget.value
+
+    def write(self, value: Any) -> None:
+        """Show ``value``."""
+        self.widget.value = value
+
+    def refresh(self) -> None:
+        """Offer the namespace's current candidates (picking controls only)."""
+
+
+class ComboboxControl(Control):
+    """Free text with suggestions (the model)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.Combobox(value=self.row.default or "", placeholder=f"{self.name} (any name)",
+                                ensure_option=False, description=self.name, style=LABEL_WIDTH,
+                                layout=widgets.Layout(width="340px"))
+
+    def read(self) -> Any:
+        return self.widget.value.strip() or self.row.default
+
+    def write(self, value: Any) -> None:
+        self.suggest([*self.widget.options, value])
+        self.widget.value = value
+
+    def suggest(self, names: list[str]) -> None:
+        """The values suggested (the current one stays among them)."""
+        current = self.widget.value
+        self.widget.options = tuple(dict.fromkeys([*names, current] if current else names))
+
+
+class IntControl(Control):
+    """A whole number within bounds (max_tokens)."""
+
+    def build(self) -> widgets.Widget:
+        return _bounded(self.row, self.row.default, description=self.name, style=LABEL_WIDTH,
+                        layout=widgets.Layout(width="200px"))
+
+
+class TextControl(Control):
+    """A text box; empty sends nothing (the system prompt)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.Textarea(placeholder=f"{self.name} (optional)", description=self.name, style=LABEL_WIDTH,
+                                layout=widgets.Layout(width="100%", height="52px"))
+
+    def write(self, value: Any) -> None:
+        self.widget.value = value or ""
+
+
+class SliderControl(Control):
+    """A number that may be left unset: a checkbox and a slider (temperature, top_p)."""
+
+    def build(self) -> widgets.Widget:
+        return OptionalNumber(self.name, _bounded(self.row, self.row.initial), tooltip=self.row.help)
+
+
+class NumberControl(Control):
+    """A whole number that may be left unset: a checkbox and a box (top_k)."""
+
+    def build(self) -> widgets.Widget:
+        box = _bounded(self.row, self.row.initial, layout=widgets.Layout(width="90px"))
+        return OptionalNumber(self.name, box, tooltip=self.row.help)
+
+
+class ToggleControl(Control):
+    """A checkbox and the number it turns on (thinking and its budget, ``thinking_budget``)."""
+
+    def build(self) -> widgets.Widget:
+        self.amount = _bounded(self.row, self.row.initial, description="budget", disabled=True,
+                               layout=widgets.Layout(width="180px"))
+        check = widgets.Checkbox(False, description=self.name, indent=False, layout=NARROW)
+        check.observe(lambda change: setattr(self.amount, "disabled", not change["new"]), "value")
+        return check
+
+    @property
+    def parts(self) -> dict[str, widgets.Widget]:
+        return {self.name: self.widget, f"{self.name}_budget": self.amount}
+
+    @property
+    def shown(self) -> widgets.Widget:
+        return widgets.HBox([self.widget, self.amount])
+
+    def read(self) -> Any:
+        return self.amount.value if self.widget.value else None
+
+    def write(self, value: Any) -> None:
+        self.widget.value = bool(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.amount.value = value
+
+
+class ChoiceControl(Control):
+    """One of the row's allowed values, or the API's default (effort)."""
+
+    def build(self) -> widgets.Widget:
+        options = [("default", ""), *((str(c), c) for c in self.row.choices)]
+        return widgets.Dropdown(options=options, value="", description=self.name,
+                                layout=widgets.Layout(width="200px"))
+
+    def read(self) -> Any:
+        return self.widget.value or None
+
+    def write(self, value: Any) -> None:
+        self.widget.value = value or ""
+
+
+class TagsControl(Control):
+    """A list of texts (stop sequences, OpenRouter's provider order and fallback models)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.TagsInput(value=[], allow_duplicates=False)
+
+    @property
+    def shown(self) -> widgets.Widget:
+        label = widgets.Label(self.row.name.replace("_", " "), layout=widgets.Layout(width="110px"))
+        return widgets.HBox([label, self.widget])
+
+    def read(self) -> Any:
+        return list(self.widget.value)
+
+    def write(self, value: Any) -> None:
+        self.widget.value = [value] if isinstance(value, str) else list(value or ())
+
+
+class PickControl(Control):
+    """Items picked by name from the notebook (the row's ``pick``: tool functions, or schema models)."""
+
+    def candidates(self) -> dict[str, Any]:
+        """The namespace's candidates, plus any passed as defaults."""
+        return self.owner.candidates(self.row.pick)
+
+    def names(self, value: Any) -> list[str]:
+        """The names of picked items; a function or class passed directly becomes a candidate."""
+        items = list(value or ()) if self.row.many else [value] if value else []
+        return [self.owner.adopt(self.row.pick, item) for item in items]
+
+
+class PickManyControl(PickControl):
+    """Several items picked from the notebook (tools)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.SelectMultiple(options=[], rows=4, description=self.name, style=LABEL_WIDTH,
+                                      layout=widgets.Layout(width="340px"))
+
+    def read(self) -> Any:
+        found = self.candidates()
+        missing = [name for name in self.widget.value if name not in found]
+        if missing:
+            raise LookupError(f"{self.name}: no function named {', '.join(missing)} in the notebook any more")
+        return [found[name] for name in self.widget.value]
+
+    def write(self, value: Any) -> None:
+        names = self.names(value)
+        self.refresh()
+        self.widget.value = tuple(names)
+
+    def refresh(self) -> None:
+        found = self.candidates()
+        chosen = tuple(name for name in self.widget.value if name in found)
+        self.widget.options = sorted(found)
+        self.widget.value = chosen
+
+
+class PickOneControl(PickControl):
+    """One item picked from the notebook, or none (the output schema)."""
+
+    def build(self) -> widgets.Widget:
+        return widgets.Dropdown(options=[("none", "")], value="", description=f"output {self.name}",
+                                style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
+
+    def read(self) -> Any:
+        return self.candidates().get(self.widget.value) if self.widget.value else None
+
+    def write(self, value: Any) -> None:
+        names = self.names(value)
+        self.refresh()
+        self.widget.value = names[0] if names else ""
+
+    def refresh(self) -> None:
+        found = self.candidates()
+        chosen = self.widget.value if self.widget.value in found else ""
+        self.widget.options = [("none", ""), *((name, name) for name in sorted(found))]
+        self.widget.value = chosen
+
+
+KINDS: dict[str, type[Control]] = {
+    "combobox": ComboboxControl, "int": IntControl, "textarea": TextControl, "slider": SliderControl,
+    "number": NumberControl, "toggle": ToggleControl, "choice": ChoiceControl, "tags": TagsControl,
+    "pick_many": PickManyControl, "pick_one": PickOneControl,
+}
+
+
 class Controls:
-    """Every settings widget, as attributes; ``settings()`` reads them, ``apply()`` sets them."""
+    """Every settings widget, as attributes (``widgets`` by name); ``settings()`` reads them, ``apply()`` sets them."""
 
     def __init__(self, namespace: Callable[[], dict[str, Any]]) -> None:
         self._namespace = namespace
-        self._extra_functions: dict[str, Callable[..., Any]] = {}
-        self._extra_models: dict[str, type[BaseModel]] = {}
-        self.model = widgets.Combobox(value=DEFAULT_MODEL, placeholder="model (any name)", ensure_option=False,
-                                      description="model", style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
-        self.max_tokens = widgets.BoundedIntText(DEFAULT_MAX_TOKENS, min=1, max=1_000_000, description="max_tokens",
-                                                 style=LABEL_WIDTH, layout=widgets.Layout(width="200px"))
-        self.system = widgets.Textarea(placeholder="system prompt (optional)", description="system",
-                                       style=LABEL_WIDTH, layout=widgets.Layout(width="100%", height="52px"))
-        self.temperature = OptionalNumber("temperature", widgets.FloatSlider(1.0, min=0, max=1, step=0.05,
-                                                                              readout_format=".2f"))
-        self.top_p = OptionalNumber("top_p", widgets.FloatSlider(0.95, min=0, max=1, step=0.01,
-                                                                  readout_format=".2f"))
-        self.top_k = OptionalNumber("top_k", widgets.BoundedIntText(40, min=1, max=1000,
-                                                                     layout=widgets.Layout(width="90px")))
-        self.thinking = widgets.Checkbox(False, description="thinking", indent=False, layout=NARROW)
-        self.thinking_budget = widgets.BoundedIntText(DEFAULT_THINKING_BUDGET, min=1024, max=1_000_000,
-                                                      description="budget", layout=widgets.Layout(width="180px"))
-        self.effort = widgets.Dropdown(options=EFFORTS, value="", description="effort",
-                                       layout=widgets.Layout(width="200px"))
-        self.stop_sequences = widgets.TagsInput(value=[], allow_duplicates=False)
-        self.tools = widgets.SelectMultiple(options=[], rows=4, description="tools", style=LABEL_WIDTH,
-                                            layout=widgets.Layout(width="340px"))
-        self.schema = widgets.Dropdown(options=[("none", "")], value="", description="output schema",
-                                       style=LABEL_WIDTH, layout=widgets.Layout(width="340px"))
-        self.provider_order = widgets.TagsInput(value=[], allow_duplicates=False)
-        self.fallback_models = widgets.TagsInput(value=[], allow_duplicates=False)
-        self.thinking.observe(lambda c: setattr(self.thinking_budget, "disabled", not c["new"]), "value")
-        self.thinking_budget.disabled = True
+        self._extra: dict[str, dict[str, Any]] = {}  # items passed as defaults, by pick kind
+        self.controls: dict[str, Control] = {}
+        for row in table.rows(widget=True):
+            if row.widget not in KINDS:
+                raise ValueError(f"settings table: the row {row.name!r} names an unknown widget kind {row.widget!r}")
+            self.controls[row.name] = KINDS[row.widget](row, self)
+        self.widgets: dict[str, widgets.Widget] = {n: w for c in self.controls.values() for n, w in c.parts.items()}
+        for name, widget in self.widgets.items():
+            setattr(self, name, widget)
         self.refresh_namespace()
 
     # -- the namespace's functions and models
 
+    def candidates(self, pick: str | None) -> dict[str, Any]:
+        """What picking controls offer: the namespace's functions (``tool``) or models (``model``), plus defaults."""
+        ns = self._namespace()
+        found = namespace_functions(ns) if pick == "tool" else namespace_models(ns)
+        return {**found, **self._extra.get(pick or "", {})}
+
+    def adopt(self, pick: str | None, item: Any) -> str:
+        """The name of an item to pick; a function or class passed directly is offered from now on."""
+        if callable(item):
+            self._extra.setdefault(pick or "", {})[item.__name__] = item
+            return str(item.__name__)
+        return str(item)
+
     def functions(self) -> dict[str, Callable[..., Any]]:
         """Functions that may be tools: the namespace's, plus any passed as defaults."""
-        return {**namespace_functions(self._namespace()), **self._extra_functions}
+        return self.candidates("tool")
 
     def models(self) -> dict[str, type[BaseModel]]:
         """Pydantic models that may be the output schema: the namespace's, plus any passed as defaults."""
-        return {**namespace_models(self._namespace()), **self._extra_models}
+        return self.candidates("model")
 
     def refresh_namespace(self) -> None:
         """Offer the namespace's current functions and models (selections that still exist are kept)."""
-        chosen_tools = [t for t in self.tools.value if t in self.functions()]
-        self.tools.options = sorted(self.functions())
-        self.tools.value = tuple(chosen_tools)
-        chosen_schema = self.schema.value if self.schema.value in self.models() else ""
-        self.schema.options = [("none", ""), *((name, name) for name in sorted(self.models()))]
-        self.schema.value = chosen_schema
+        for control in self.controls.values():
+            control.refresh()
 
     def set_model_options(self, names: list[str]) -> None:
-        """The model names the Combobox suggests (free text stays allowed)."""
-        current = self.model.value
-        self.model.options = tuple(dict.fromkeys([*names, current] if current else names))
+        """The model names the model box suggests (free text stays allowed)."""
+        model = self.controls["model"]
+        assert isinstance(model, ComboboxControl)
+        model.suggest(names)
 
     # -- reading and setting
 
     def settings(self) -> dict[str, Any]:
         """The current settings as plain values (functions and model classes resolved)."""
-        functions, models = self.functions(), self.models()
-        missing = [name for name in self.tools.value if name not in functions]
-        if missing:
-            raise LookupError(f"tools: no function named {', '.join(missing)} in the notebook any more")
-        return {
-            "model": self.model.value.strip() or DEFAULT_MODEL,
-            "system": self.system.value,
-            "max_tokens": self.max_tokens.value,
-            "temperature": self.temperature.value,
-            "top_p": self.top_p.value,
-            "top_k": self.top_k.value,
-            "thinking": self.thinking_budget.value if self.thinking.value else None,
-            "effort": self.effort.value or None,
-            "stop_sequences": list(self.stop_sequences.value),
-            "tools": [functions[name] for name in self.tools.value],
-            "output_format": models.get(self.schema.value) if self.schema.value else None,
-            "provider_order": list(self.provider_order.value),
-            "fallback_models": list(self.fallback_models.value),
-        }
+        return {name: control.read() for name, control in self.controls.items()}
 
-    def apply(self, settings: dict[str, Any]) -> None:
+    def apply(self, values: dict[str, Any]) -> None:
         """Set controls from settings (as ``playground(**defaults)`` takes them)."""
-        for name, value in settings.items():
-            getattr(self, f"_apply_{name}", lambda v, n=name: self._apply_plain(n, v))(value)
-
-    def _apply_plain(self, name: str, value: Any) -> None:
-        control = getattr(self, name)
-        control.value = list(value or ()) if isinstance(control, widgets.TagsInput) else value
-
-    def _apply_model(self, value: str) -> None:
-        self.set_model_options([*self.model.options, value])
-        self.model.value = value
-
-    def _apply_system(self, value: str | None) -> None:
-        self.system.value = value or ""
-
-    def _apply_thinking(self, value: Any) -> None:
-        self.thinking.value = bool(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            self.thinking_budget.value = value
-
-    def _apply_effort(self, value: str | None) -> None:
-        self.effort.value = value or ""
-
-    def _apply_stop_sequences(self, value: Any) -> None:
-        self.stop_sequences.value = [value] if isinstance(value, str) else list(value or ())
-
-    def _apply_tools(self, value: Any) -> None:
-        names = []
-        for item in value or ():
-            if callable(item):
-                self._extra_functions[item.__name__] = item
-                names.append(item.__name__)
-            else:
-                names.append(str(item))
-        self.refresh_namespace()
-        self.tools.value = tuple(names)
-
-    def _apply_output_format(self, value: Any) -> None:
-        if isinstance(value, type):
-            self._extra_models[value.__name__] = value
-            value = value.__name__
-        self.refresh_namespace()
-        self.schema.value = value or ""
+        for name, value in values.items():
+            self.controls[table.row(name).name].write(value)
 
     # -- layout
 
     def panel(self) -> widgets.Widget:
-        """The settings, laid out: the main row and system prompt, then folded sections."""
-        top = widgets.HBox([self.model, self.max_tokens], layout=widgets.Layout(flex_flow="row wrap"))
-        sampling = widgets.VBox([self.temperature, self.top_p, self.top_k])
-        reasoning = widgets.VBox([widgets.HBox([self.thinking, self.thinking_budget]), self.effort,
-                                  _labelled("stop sequences", self.stop_sequences)])
-        tools = widgets.VBox([self.tools, self.schema])
-        routing = widgets.VBox([_labelled("provider order", self.provider_order),
-                                _labelled("fallback models", self.fallback_models)])
-        sections = widgets.Accordion(children=[sampling, reasoning, tools, routing],
-                                     titles=("Sampling", "Thinking, effort, stops", "Tools and output schema",
-                                             "OpenRouter routing"))
-        return widgets.VBox([top, self.system, sections])
-
-
-def _labelled(text: str, control: widgets.Widget) -> widgets.Widget:
-    return widgets.HBox([widgets.Label(text, layout=widgets.Layout(width="110px")), control])
+        """The settings, laid out: the top row and the text boxes, then a folded section per table section."""
+        top = [c for c in self.controls.values() if not c.row.section]
+        row = widgets.HBox([c.shown for c in top if not isinstance(c, TextControl)],
+                           layout=widgets.Layout(flex_flow="row wrap"))
+        texts = [c.shown for c in top if isinstance(c, TextControl)]
+        titles = list(dict.fromkeys(c.row.section for c in self.controls.values() if c.row.section))
+        sections = [widgets.VBox([c.shown for c in self.controls.values() if c.row.section == title])
+                    for title in titles]
+        return widgets.VBox([row, *texts, widgets.Accordion(children=sections, titles=tuple(titles))])

@@ -13,6 +13,7 @@ from ...client.asynchronous import AsyncClient
 from ...client.sync import Client
 from ...request.builder import Request
 from ...types import Message
+from ..settings import request_params
 from . import code as codegen
 from .columns import MAX_COLUMNS, Column, compare_settings, settings_for_tags
 from .controls import Controls
@@ -21,7 +22,7 @@ from .html import session_html
 from .keys import KeyEntry
 from .loop import Job
 from .sender import run_exchange
-from .settings import label, normalise, request_params
+from .settings import label, normalise
 
 
 class Playground(widgets.VBox):
@@ -54,10 +55,8 @@ class Playground(widgets.VBox):
 
     def _build(self, prompt: str) -> None:
         self.controls = c = Controls(self._user_namespace)
-        for name in ("model", "system", "max_tokens", "temperature", "top_p", "top_k", "thinking",
-                     "thinking_budget", "effort", "stop_sequences", "tools", "schema", "provider_order",
-                     "fallback_models"):
-            setattr(self, name, getattr(c, name))
+        for name, control in c.widgets.items():  # every control of the settings table, as an attribute
+            setattr(self, name, control)
         self.prompt = widgets.Textarea(prompt, placeholder="your message (Send continues the conversation)",
                                        layout=widgets.Layout(width="100%", height="70px"))
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")

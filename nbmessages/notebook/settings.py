@@ -1,0 +1,216 @@
+"""Every request option once: name, type, default, allowed values, magic flags, widget, request field, help.
+
+The magic's parser and request parameters, the playground's controls and its get-code output, and the
+magic session's defaults all read ``ROWS``; adding a request option is adding a row. ``request_params``
+turns plain settings into Request keywords with no widget and no IPython (for any front end, ``map`` too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, get_args
+
+from ..types.params import Effort
+
+THINKING_DISPLAY_FIXED = ("claude-3",)  # models that show full thinking and take no `display` choice
+DEFAULT_THINKING_BUDGET = 2048
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One request option: what it is called and holds, how the magic and the playground set it, where it goes."""
+
+    name: str  # the setting's name: playground(**defaults), compare columns, request_params(...)
+    help: str
+    type: type = str  # the value's type (of each item, for a list)
+    default: Any = None  # None: not sent unless set
+    choices: tuple[Any, ...] = ()  # the allowed values, when there is a fixed set
+    flags: tuple[str, ...] = ()  # the magic's flags; get-code writes the first
+    metavar: str | None = None
+    many: str | None = None  # a list: "repeat" (one flag per item) or "comma" (items split at commas)
+    pick: str | None = None  # a name in the notebook may stand for the value: "text", "tool" or "model"
+    widget: str | None = None  # the playground's control kind (see playground/controls.py); None: none
+    control: str = ""  # the playground attribute holding the control (default: the name)
+    section: str = ""  # where the playground shows it: "" the top rows, else an accordion section's title
+    bounds: tuple[float, float, float] | None = None  # the control's min, max and step
+    initial: Any = None  # what an unset optional control shows once switched on
+    field: str = ""  # the request field it fills, dotted (``output_config.effort``); "" for none
+    aliases: tuple[str, ...] = ()
+    encode: Callable[[Any, Mapping[str, Any]], Any] | None = None  # value (and all settings) → field value
+    from_text: Callable[[str], Any] | None = None  # the magic's argument text → value, beyond argparse's type
+    to_text: Callable[[Any], str] | None = None  # value → the magic's argument text (for get-code)
+
+    @property
+    def attribute(self) -> str:
+        """The playground attribute of this setting's control."""
+        return self.control or self.name
+
+    @property
+    def flag(self) -> str:
+        """The flag get-code writes (the first one)."""
+        return self.flags[0]
+
+    def field_value(self, value: Any, values: Mapping[str, Any]) -> Any:
+        """What the request field gets for ``value`` (None: nothing)."""
+        if empty(value):
+            return None
+        if self.encode is not None:
+            return self.encode(value, values)
+        return list(value) if self.many else value
+
+    def parse(self, text: Any) -> Any:
+        """A value from the magic's argument text (argparse has applied ``type`` and ``choices`` already)."""
+        if self.many == "comma" and isinstance(text, str):
+            return [item.strip() for item in text.split(",") if item.strip()]
+        if self.from_text is not None and isinstance(text, str):
+            return self.from_text(text)
+        return text
+
+
+def empty(value: Any) -> bool:
+    """Whether a value sends nothing: None, False, or an empty text or list."""
+    return value is None or value is False or (isinstance(value, (str, list, tuple)) and not value)
+
+
+def parse_thinking(text: str) -> int | str:
+    """``--thinking`` text: a token budget, or ``adaptive``."""
+    if text == "adaptive":
+        return text
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"--thinking {text}: give a token budget (1024 or more) or 'adaptive'")
+
+
+def thinking_text(value: Any) -> str:
+    """A thinking setting as ``--thinking`` text: its budget, or ``adaptive``."""
+    adaptive = value == "adaptive" or (isinstance(value, dict) and value.get("type") == "adaptive")
+    return "adaptive" if adaptive else str(thinking_budget(value))
+
+
+def thinking_config(value: Any, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A ``thinking`` field from a setting: off (None/False/0), True (default budget), a budget, adaptive, or a dict."""
+    if value is None or value is False or value == 0:
+        return None
+    if isinstance(value, dict):
+        return value
+    config: dict[str, Any]
+    if value == "adaptive":
+        config = {"type": "adaptive"}
+    else:
+        config = {"type": "enabled", "budget_tokens": thinking_budget(value)}
+    if not str(values.get("model") or "").startswith(THINKING_DISPLAY_FIXED):
+        config["display"] = "summarized"
+    return config
+
+
+def thinking_budget(value: Any) -> int:
+    """The token budget a thinking setting stands for (0 when it has none)."""
+    if isinstance(value, dict):
+        return int(value.get("budget_tokens") or 0)
+    if value is True:
+        return DEFAULT_THINKING_BUDGET
+    return int(value) if isinstance(value, int) else 0
+
+
+def tool_choice(value: str, _values: Mapping[str, Any]) -> dict[str, Any]:
+    """``auto``, ``any``, ``none``, or the name of the one tool to call."""
+    return {"type": value} if value in ("auto", "any", "none") else {"type": "tool", "name": value}
+
+
+ROWS: tuple[Setting, ...] = (
+    Setting("model", "the model (any name the backend takes)", default="claude-sonnet-4-5",
+            flags=("--model", "-m"), widget="combobox", field="model"),
+    Setting("max_tokens", "the most tokens to generate (thinking's budget is added when it would not fit)", int,
+            default=1024, flags=("--max-tokens",), widget="int", bounds=(1, 1_000_000, 1), field="max_tokens"),
+    Setting("system", "the system prompt: text, or the name of a variable holding it", flags=("-s", "--system"),
+            pick="text", widget="textarea", field="system"),
+    Setting("temperature", "sampling temperature, 0 to 1", float, flags=("--temperature", "-t"), widget="slider",
+            section="Sampling", bounds=(0, 1, 0.05), initial=1.0, field="temperature"),
+    Setting("top_p", "nucleus sampling, 0 to 1", float, flags=("--top-p",), widget="slider", section="Sampling",
+            bounds=(0, 1, 0.01), initial=0.95, field="top_p"),
+    Setting("top_k", "sample from the top K tokens only", int, flags=("--top-k",), widget="number",
+            section="Sampling", bounds=(1, 1000, 1), initial=40, field="top_k"),
+    Setting("thinking", "extended thinking: a token budget (>= 1024) or 'adaptive'", flags=("--thinking",),
+            metavar="BUDGET", widget="toggle", section="Thinking, effort, stops",
+            bounds=(1024, 1_000_000, 1), initial=DEFAULT_THINKING_BUDGET, field="thinking", encode=thinking_config,
+            from_text=parse_thinking, to_text=thinking_text),
+    Setting("effort", "how much effort the model spends (output_config.effort)", choices=get_args(Effort),
+            flags=("--effort",), widget="choice", section="Thinking, effort, stops", field="output_config.effort"),
+    Setting("stop_sequences", "a stop sequence (repeatable)", flags=("--stop",), metavar="TEXT", many="repeat",
+            widget="tags", section="Thinking, effort, stops", field="stop_sequences", aliases=("stop",)),
+    Setting("tools", "tools: names of Python functions or tool dicts in the notebook", flags=("--tools",),
+            metavar="F,G", many="comma", pick="tool", widget="pick_many", section="Tools and output schema",
+            field="tools"),
+    Setting("tool_choice", "auto, any, none, or the name of the tool to call", flags=("--tool-choice",),
+            metavar="CHOICE", field="tool_choice", encode=tool_choice),
+    Setting("output_format", "structured output: a pydantic model; the parsed object is the result",
+            flags=("--schema",), metavar="NAME", pick="model", widget="pick_one", control="schema",
+            section="Tools and output schema", field="output_format", aliases=("schema",)),
+    Setting("cache", "prompt caching (top-level cache_control)", bool, flags=("--cache",),
+            field="cache_control.type", encode=lambda on, _values: "ephemeral"),
+    Setting("provider_order", "OpenRouter: provider order", flags=("--provider",), metavar="A,B", many="comma",
+            widget="tags", section="OpenRouter routing", field="provider.order", aliases=("provider",)),
+    Setting("fallback_models", "OpenRouter: fallback models", flags=("--models",), metavar="M1,M2", many="comma",
+            widget="tags", section="OpenRouter routing", field="models", aliases=("models",)),
+    Setting("session_id", "OpenRouter: session id grouping related calls", flags=("--session-id",),
+            field="session_id"),
+)
+
+
+def rows(*, widget: bool = False) -> tuple[Setting, ...]:
+    """The table (read at call time, so a row added to ``ROWS`` shows everywhere); ``widget``: those with controls."""
+    return tuple(r for r in ROWS if r.widget or not widget)
+
+
+def row(name: str) -> Setting:
+    """The row of a setting, by name or alias."""
+    for r in ROWS:
+        if name == r.name or name in r.aliases:
+            return r
+    raise KeyError(name)
+
+
+def default(name: str) -> Any:
+    """A setting's default."""
+    return row(name).default
+
+
+def normalise(values: Mapping[str, Any], table: Sequence[Setting] | None = None) -> dict[str, Any]:
+    """Settings with aliases resolved (``schema`` → ``output_format``…); names not in the table are refused."""
+    table = rows() if table is None else table
+    names = {alias: r.name for r in table for alias in (r.name, *r.aliases)}
+    out = {}
+    for name, value in values.items():
+        if name not in names:
+            raise TypeError(f"unknown setting {name!r}; settings are {', '.join(r.name for r in table)}")
+        out[names[name]] = value
+    return out
+
+
+def resolve(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting's value: the given ones, then the defaults; max_tokens keeps room beside thinking's budget."""
+    given = normalise(values)
+    full = {r.name: given.get(r.name, r.default) for r in rows()}
+    budget = thinking_budget(full.get("thinking"))
+    if budget and budget >= int(full["max_tokens"]):
+        full["max_tokens"] = int(full["max_tokens"]) + budget  # thinking counts toward max_tokens
+    return full
+
+
+def request_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The Request keywords (all but ``messages``) that a set of settings stands for."""
+    full = resolve(values)
+    params: dict[str, Any] = {}
+    for r in rows():
+        value = r.field_value(full[r.name], full) if r.field else None
+        if value is not None:
+            _put(params, r.field, value)
+    return params
+
+
+def _put(params: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        params = params.setdefault(part, {})
+    params[last] = value
