@@ -53,6 +53,7 @@ def _block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
     def delta(d: dict[str, Any]) -> dict[str, Any]:
         return {"type": "content_block_delta", "index": index, "delta": d}
 
+    start: dict[str, Any]
     if kind == "text":
         start, text = {"type": "text", "text": ""}, block["text"]
         deltas = [delta({"type": "text_delta", "text": text[i:i + 5]}) for i in range(0, len(text), 5)]

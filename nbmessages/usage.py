@@ -6,10 +6,12 @@ however it was first reached (``import nbmessages.usage``, ``from nbmessages.usa
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from .ledger import frames
 from .ledger.frames import (
     by_chat,
     by_day,
@@ -23,14 +25,22 @@ from .ledger.frames import (
     plot_by_model,
     plot_spend,
     plot_tokens,
-    usage,
 )
+from .ledger.store import Ledger, get_ledger
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["by_chat", "by_day", "by_model", "by_session", "by_tag", "cache_savings", "cost_per_1k_output", "latency",
            "now_utc", "plot_by_model", "plot_spend", "plot_tokens", "usage"]
+
+
+def usage(*filters: Any, ledger: Ledger | str | os.PathLike[str] | None = None, **named: Any) -> pd.DataFrame:
+    """The calls of the default ledger (or of ``ledger``: a Ledger or a path) as a DataFrame.
+
+    The filters are ``nbmessages.ledger.frames.usage``'s: since, until, model, session, chat, tags, content.
+    """
+    return frames.usage(ledger if isinstance(ledger, Ledger) else get_ledger(ledger), *filters, **named)
 
 
 class _CallableModule(types.ModuleType):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from bad_server import BadServer
 from IPython.core.interactiveshell import InteractiveShell
 
 import nbmessages.notebook.magic.magics
@@ -67,8 +68,15 @@ def ip(server, monkeypatch):
     monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
     monkeypatch.setenv("NBMESSAGES_LEDGER", ":memory:")
     shell = InteractiveShell.instance()
-    nbmessages.notebook.magic.magics._session = None
+    nbmessages.notebook.magic.magics.reset_session()
     shell.run_cell("%load_ext nbmessages")
     run(shell, f"%nbmessages base_url {server.base_url}")
     yield shell
-    nbmessages.notebook.magic.magics._session = None
+    nbmessages.notebook.magic.magics.reset_session()
+
+
+@pytest.fixture(scope="module")
+def bad_server() -> Iterator[BadServer]:
+    """A loopback server answering whatever each test scripts in ``bad_server.handler``."""
+    with BadServer() as running:
+        yield running

@@ -41,4 +41,4 @@ class Cell:
 def run(shell: InteractiveShell, code: str) -> Cell:
     with capture_output() as cap:
         result = shell.run_cell(code, store_history=True)
-    return Cell(result.result, result.error_in_exec, cap.stdout, cap.stderr, list(cap._outputs))
+    return Cell(result.result, result.error_in_exec, cap.stdout, cap.stderr, list(cap._outputs))  # noqa: SLF001 - IPython's public outputs drop the update flag

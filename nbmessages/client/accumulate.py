@@ -9,24 +9,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic_core import from_json
 
 from ..types import Message
+from ..types.events import ContentBlockStartEvent, MessageDeltaEvent, MessageStartEvent
+from .output_count import OutputCount
 
 _TEXT_FIELD = {"text": "text", "thinking": "thinking"}
+_PIECE_FIELD = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}  # the deltas that grow a block
 _JSON_BLOCKS = ("tool_use", "server_tool_use")
+# which block type each known delta extends; a delta of another type is kept out (unknown: forward-compatible)
+_DELTA_BLOCKS = {
+    "text_delta": ("text",), "thinking_delta": ("thinking",), "signature_delta": ("thinking",),
+    "input_json_delta": _JSON_BLOCKS, "citations_delta": ("text",),
+}
+_DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature",
+                 "input_json_delta": "partial_json"}
+# the structural events are few per stream: validated in full before they touch the snapshot
+_check_start = TypeAdapter(MessageStartEvent).validate_python
+_check_block = TypeAdapter(ContentBlockStartEvent).validate_python
+_check_delta = TypeAdapter(MessageDeltaEvent).validate_python
+
+
+class ProtocolError(ValueError):
+    """An event that breaks the stream protocol: its order, its block index or its field types."""
 
 
 class Snapshot:
     """The message as received so far, as raw dicts plus the pending pieces of open blocks."""
 
-    __slots__ = ("message", "pieces", "done", "invalid_json")
+    __slots__ = ("message", "pieces", "done", "invalid_json", "open", "output")
 
     def __init__(self) -> None:
         self.message: dict[str, Any] | None = None
         self.pieces: dict[int, list[str]] = {}  # open blocks' text or JSON fragments
         self.done = False  # message_stop seen
         self.invalid_json: dict[int, str] = {}  # tool inputs that were not valid JSON (kept raw)
+        self.open: set[int] = set()  # blocks started and not yet stopped
+        self.output: OutputCount | None = None  # counting output tokens until the server's count arrives
+
+    @property
+    def output_counted(self) -> bool:
+        """Whether ``usage.output_tokens`` is the client's count (no final usage from the server yet)."""
+        return self.output is not None and self.output.tokens > 0
 
     @property
     def started(self) -> bool:
@@ -79,19 +105,25 @@ def accumulate(snapshot: Snapshot, event: dict[str, Any]) -> Snapshot:
 
 
 def _message_start(s: Snapshot, event: dict[str, Any]) -> None:
-    message = dict(event.get("message") or {})
+    if s.message is not None:
+        raise ProtocolError("a second message_start in one stream")
+    _check_start(event)
+    message = dict(event["message"])
     message["content"] = list(message.get("content") or [])
     message["usage"] = dict(message.get("usage") or {})
     s.message = message
+    s.output = OutputCount(message["usage"].get("output_tokens") or 0)
 
 
 def _block_start(s: Snapshot, event: dict[str, Any]) -> None:
     content = _content(s)
+    _check_block(event)
     index = event["index"]
-    block = dict(event.get("content_block") or {})
-    while len(content) <= index:
-        content.append({"type": "text", "text": ""})
-    content[index] = block
+    if index != len(content):  # also what bounds memory: a block costs what was received, never an index
+        raise ProtocolError(f"content_block_start index {index}: the next block's index is {len(content)}")
+    block = dict(event["content_block"])
+    content.append(block)
+    s.open.add(index)
     kind = block.get("type", "")
     if kind in _TEXT_FIELD:
         s.pieces[index] = [block.get(_TEXT_FIELD[kind]) or ""]
@@ -99,32 +131,47 @@ def _block_start(s: Snapshot, event: dict[str, Any]) -> None:
         s.pieces[index] = []
 
 
+def _open_block(s: Snapshot, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    index = event.get("index")
+    if type(index) is not int or index not in s.open:
+        state = "already stopped" if type(index) is int and index < len(_content(s)) else "never started"
+        raise ProtocolError(f"{event.get('type')} for block {index!r}, which was {state}")
+    return index, _content(s)[index]
+
+
 def _block_delta(s: Snapshot, event: dict[str, Any]) -> None:
-    index = event["index"]
-    delta = event.get("delta") or {}
+    index, block = _open_block(s, event)
+    delta = event.get("delta")
+    if not isinstance(delta, dict):
+        raise ProtocolError(f"content_block_delta for block {index}: delta is not an object")
     kind = delta.get("type")
-    if kind == "text_delta":
-        s.pieces[index].append(delta.get("text", ""))
-    elif kind == "input_json_delta":
-        s.pieces[index].append(delta.get("partial_json", ""))
-    elif kind == "thinking_delta":
-        s.pieces[index].append(delta.get("thinking", ""))
+    allowed = _DELTA_BLOCKS.get(kind)  # type: ignore[arg-type]
+    if allowed is not None and block.get("type") not in allowed:
+        raise ProtocolError(f"a {kind} for block {index}, a {block.get('type')!r} block")
+    field = _DELTA_FIELDS.get(kind)  # type: ignore[arg-type]
+    if field is not None and not isinstance(delta.get(field, ""), str):
+        raise ProtocolError(f"{kind}.{field} for block {index} is not a string")
+    piece = delta.get(_PIECE_FIELD.get(kind, ""))
+    if piece is not None:
+        s.pieces[index].append(piece)
+        if s.output is not None:
+            _message(s)["usage"]["output_tokens"] = s.output.add(piece)
     elif kind == "signature_delta":
-        _content(s)[index]["signature"] = delta.get("signature", "")
+        block["signature"] = delta.get("signature", "")
     elif kind == "citations_delta":
-        block = _content(s)[index]
-        block["citations"] = [*(block.get("citations") or []), delta.get("citation")]
+        if not isinstance(delta.get("citation"), dict):
+            raise ProtocolError(f"citations_delta for block {index}: citation is not an object")
+        block["citations"] = [*(block.get("citations") or []), delta["citation"]]
     elif kind == "compaction_delta":
-        block = _content(s)[index]
         block.update({k: v for k, v in delta.items() if k != "type"})
 
 
 def _block_stop(s: Snapshot, event: dict[str, Any]) -> None:
-    index = event["index"]
+    index, block = _open_block(s, event)
+    s.open.discard(index)
     pieces = s.pieces.pop(index, None)
     if pieces is None:
         return
-    block = _content(s)[index]
     kind = block.get("type", "")
     if kind in _TEXT_FIELD:
         block[_TEXT_FIELD[kind]] = "".join(pieces)
@@ -139,12 +186,18 @@ def _block_stop(s: Snapshot, event: dict[str, Any]) -> None:
 
 def _message_delta(s: Snapshot, event: dict[str, Any]) -> None:
     message = _message(s)
+    _check_delta(event)
+    replaced = sorted({"content", "usage", "type", "role", "id"} & set(event["delta"]))
+    if replaced:
+        raise ProtocolError(f"message_delta may not replace the message's {', '.join(replaced)}")
     for key, value in (event.get("delta") or {}).items():
         message[key] = value
     usage = message["usage"]
     for key, value in (event.get("usage") or {}).items():
         if value is not None:  # cumulative totals: overwrite; absent/null keeps message_start's value
             usage[key] = value
+    if (event.get("usage") or {}).get("output_tokens") is not None:
+        s.output = None  # the server's count replaces the client's
     if event.get("context_management") is not None:
         message["context_management"] = event["context_management"]
 
@@ -157,7 +210,7 @@ def _message_stop(s: Snapshot, event: dict[str, Any]) -> None:
 
 def _message(s: Snapshot) -> dict[str, Any]:
     if s.message is None:
-        raise ValueError("stream event before message_start")
+        raise ProtocolError("stream event before message_start")
     return s.message
 
 

@@ -8,10 +8,14 @@ from typing import Any
 import httpx
 
 from ..request.builder import Request
-from ..types import Message, ModelInfo, TokenCount
+from ..types import Message, ModelInfo, ModelList, TokenCount
+from ..types.openrouter import Generation, KeyInfo
 from .base import BaseClient, Call
 from .batches import AsyncBatches
+from .deadlines import CallClock
 from .errors import error_from_response
+from .openrouter import account_data, check_account_api, generation_query
+from .responses import parsed
 from .streams import AsyncMessageStream
 
 
@@ -23,24 +27,40 @@ class AsyncClient(BaseClient):
         super().__init__(api_key, base_url, **options)
         self._http = self._recorded(http_client or httpx.AsyncClient(timeout=self.timeout))
         self.messages = AsyncMessages(self)
+        self.openrouter = AsyncOpenRouterAPI(self)
         self.models = AsyncModels(self)
 
-    async def _send(self, request: httpx.Request, stream: bool = False) -> tuple[httpx.Response, int]:
-        """Send with retries; return the successful response and how many retries it took."""
+    async def send(self, request: httpx.Request, stream: bool = False,
+                    clock: CallClock | None = None) -> tuple[httpx.Response, int]:
+        """Send with retries; return the successful response and how many retries it took (see Client.send)."""
+        clock = clock or self.call_clock()
         attempt = 0
         while True:
+            clock.limit(request, self.timeout)
             try:
-                response = await self._http.send(request, stream=stream)
+                response = await self._http.send(request, stream=True)
+                clock.guard(response)
+                if response.status_code >= 400:
+                    await response.aread()
             except httpx.TransportError as exc:
                 error = self._transport_error(exc)
             else:
                 if response.status_code < 400:
-                    return response, attempt
-                await response.aread()
+                    break
                 await response.aclose()
                 error = error_from_response(response)
-            await asyncio.sleep(self._retry_or_raise(error, attempt))
+            error.retries = attempt  # type: ignore[attr-defined]
+            await asyncio.sleep(self._retry_or_raise(error, attempt, clock))
             attempt += 1
+        if not stream:
+            try:
+                await response.aread()
+            except httpx.TransportError as exc:
+                await response.aclose()
+                error = self._transport_error(exc)
+                error.retries = attempt  # type: ignore[attr-defined]
+                raise error from None
+        return response, attempt
 
     async def close(self) -> None:
         """Close the HTTP connections."""
@@ -63,18 +83,18 @@ class AsyncMessages:
     async def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""
         c = self._client
-        req = c._prepare(request, params, stream=False)
-        if c._should_stream(req):
+        req = c.prepare(request, params, stream=False)
+        if c.wants_stream(req):
             async with self._stream(req) as stream:
                 return await stream.get_final_message()
         call = Call(c, req)
         with call.recorded_failure():
-            response, retries = await c._send(call.http_request)
+            response, retries = await c.send(call.http_request, clock=call.clock)
         return call.succeeded(response, retries)
 
     def stream(self, request: Request | dict[str, Any] | None = None, **params: Any) -> AsyncMessageStream:
         """Open a stream: ``async with client.messages.stream(...) as s: async for t in s.text_stream: ...``."""
-        return self._stream(self._client._prepare(request, params, stream=True))
+        return self._stream(self._client.prepare(request, params, stream=True))
 
     def _stream(self, req: Request) -> AsyncMessageStream:
         c = self._client
@@ -82,15 +102,15 @@ class AsyncMessages:
 
         async def opener() -> tuple[httpx.Response, int]:
             with call.recorded_failure():
-                return await c._send(call.http_request, stream=True)
+                return await c.send(call.http_request, stream=True, clock=call.clock)
 
-        return AsyncMessageStream(opener, call.finish_stream, call.t0)
+        return AsyncMessageStream(opener, call.stream_finished, call.t0, call.clock)
 
     async def count_tokens(self, request: Request | dict[str, Any] | None = None, **params: Any) -> TokenCount:
         """Count the input tokens of a request without sending it for an answer."""
         c = self._client
-        response, _ = await c._send(c._count_request(request, params))
-        return c._token_count(response)
+        response, _ = await c.send(c.build_request("POST", "messages/count_tokens", c.count_body(request, params)))
+        return parsed(response, TokenCount)
 
 
 class AsyncModels:
@@ -102,5 +122,26 @@ class AsyncModels:
     async def list(self) -> list[ModelInfo]:
         """The models the backend offers (``GET /v1/models``)."""
         c = self._client
-        response, _ = await c._send(c._models_request())
-        return c._model_list(response)
+        response, _ = await c.send(c.build_request("GET", "models"))
+        return parsed(response, ModelList).data
+
+
+class AsyncOpenRouterAPI:
+    """``client.openrouter`` of the async client: the key's credits and a generation's record."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def key(self) -> KeyInfo:
+        """``GET /api/v1/key``: limit, usage and ``limit_remaining`` of the key in use (USD)."""
+        c = self._client
+        check_account_api(c.profile, "key()")
+        response, _ = await c.send(c.build_request("GET", "key"))
+        return account_data(response, KeyInfo)
+
+    async def generation(self, generation_id: str) -> Generation:
+        """``GET /api/v1/generation?id=…``: the record of one call, its ``total_cost`` included."""
+        c = self._client
+        check_account_api(c.profile, "generation()")
+        response, _ = await c.send(c.build_request("GET", "generation", params=generation_query(generation_id)))
+        return account_data(response, Generation)

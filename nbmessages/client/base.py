@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -18,12 +19,17 @@ from pydantic import SecretStr
 from typing_extensions import Self
 
 from ..request.builder import Request
-from ..request.profiles import ANTHROPIC_VERSIONS, DEFAULT_ANTHROPIC_VERSION, MAX_BODY_BYTES, Profile
-from ..types import Message, ModelInfo, ModelList, RequestValidationError, TokenCount
+from ..request.profiles import Profile
+from ..types import Message, RequestValidationError, redact
+from ..types.openrouter import ResponseCache
+from ..types.rules import COUNT_TOKENS_FIELDS, DEFAULT_API_VERSION, MAX_BODY_BYTES, unsupported_version
 from . import observers as records
 from .cassettes import recording, replay_base_url
 from .config import Settings, resolve
+from .deadlines import CallClock
 from .errors import APIConnectionError, APIError, APITimeoutError
+from .openrouter import Extras
+from .responses import message_from
 from .retries import retry_delay, should_retry
 from .streams import StreamBase
 
@@ -33,8 +39,6 @@ HTTP = TypeVar("HTTP", httpx.Client, httpx.AsyncClient)
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
 STREAM_ABOVE_MAX_TOKENS = 21_333  # above this a non-streamed answer risks the 10-minute idle limit
-_COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
-                 "cache_control", "speed")
 _BACKEND_OPTIONS = frozenset({"api_key", "base_url", "profile"})
 _OBSERVER_OPTIONS = frozenset({"ledger", "budget", "tags", "log_content", "observers"})
 
@@ -48,10 +52,11 @@ class BaseClient:
         base_url: str | None = None,
         *,
         profile: str | Profile | None = None,
-        anthropic_version: str = DEFAULT_ANTHROPIC_VERSION,
+        anthropic_version: str = DEFAULT_API_VERSION,
         default_headers: dict[str, str] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
         ledger: Any = None,
         budget: float | None = None,
         tags: dict[str, str] | None = None,
@@ -59,10 +64,14 @@ class BaseClient:
         record: str | Path | None = None,
         replay: str | Path | None = None,
         observers: Sequence[records.Observer] = (),
+        app_url: str | None = None,
+        app_title: str | None = None,
+        app_categories: str | list[str] | None = None,
+        openrouter_cache: bool | int | None = None,
+        openrouter_metadata: bool | None = None,
     ) -> None:
-        if anthropic_version not in ANTHROPIC_VERSIONS:
-            allowed = ", ".join(repr(v) for v in ANTHROPIC_VERSIONS)
-            raise ValueError(f"anthropic_version: {anthropic_version!r} is not supported; use one of {allowed}")
+        if (why := unsupported_version(anthropic_version)) is not None:
+            raise ValueError(f"anthropic_version: {why}")
         if max_retries < 0:
             raise ValueError(f"max_retries: must be 0 or more (got {max_retries})")
         replay = replay or os.environ.get("NBMESSAGES_REPLAY")
@@ -70,16 +79,24 @@ class BaseClient:
             base_url = replay_base_url(replay)
         self._record_path = record or os.environ.get("NBMESSAGES_RECORD")
         self._settings: Settings = resolve(api_key, base_url, profile)
+        _remember_secrets(self._settings, default_headers or {})
         self.anthropic_version = anthropic_version
         self.default_headers = dict(default_headers or {})
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=5.0)
         self.max_retries = max_retries
+        if deadline is not None and not deadline > 0:
+            raise ValueError(f"deadline: seconds for a whole call, more than 0, or None (got {deadline!r})")
+        self.deadline = deadline
         self.tags = dict(tags or {})
+        self.openrouter_options = Extras.of_client(app_url, app_title, app_categories, openrouter_cache,
+                                                   openrouter_metadata)
         # what copy() starts from: the options as given (the backend is taken resolved, from _settings)
         self._options: dict[str, Any] = {
             "anthropic_version": anthropic_version, "default_headers": self.default_headers, "timeout": self.timeout,
-            "max_retries": max_retries, "ledger": ledger, "budget": budget, "tags": self.tags,
-            "log_content": log_content, "record": record, "replay": replay,
+            "max_retries": max_retries, "deadline": deadline, "ledger": ledger, "budget": budget, "tags": self.tags,
+            "log_content": log_content, "record": record, "replay": replay, "app_url": app_url,
+            "app_title": app_title, "app_categories": app_categories, "openrouter_cache": openrouter_cache,
+            "openrouter_metadata": openrouter_metadata,
         }
         self._made = records.make_observers(
             {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
@@ -130,9 +147,19 @@ class BaseClient:
         return self._settings.api_key
 
     @property
-    def budget(self) -> Any:
+    def budget(self) -> records.SpendingGuard | None:
         """The budget guard of this client (``client.budget.limit = 10`` raises it), or None."""
-        return next((o for o in self.observers if hasattr(o, "limit")), None)
+        return next((o for o in self.observers if isinstance(o, records.SpendingGuard)), None)
+
+    @property
+    def ledger(self) -> Any:
+        """The usage ledger this client records its calls in, or None."""
+        return next((o.ledger for o in self.observers if isinstance(o, records.UsageRecorder)), None)
+
+    @property
+    def base_host(self) -> str:
+        """The host (and port) requests go to, as the ledger records it."""
+        return self._settings.base_host
 
     @property
     def uses_embedded_server(self) -> bool:
@@ -145,82 +172,164 @@ class BaseClient:
 
     # -- preparing a request
 
-    def _headers(self, stream: bool) -> dict[str, str]:
+    def _headers(self, stream: bool, req: Request | None = None) -> dict[str, str]:
         key = self.api_key.get_secret_value() if self.api_key else None
         headers = {
             "content-type": "application/json",
             "anthropic-version": self.anthropic_version,
             "user-agent": "nbmessages/0.1",
             **self.profile.extra_headers,
+            **self._extras(req).headers(self.profile, message_call=req is not None),
             **self.default_headers,
             **self.profile.auth_headers(key),
         }
+        if self._settings.credentials is not None:  # a base URL's user:password@ wins, as httpx would do
+            token = base64.b64encode(self._settings.credentials.get_secret_value().encode()).decode()
+            headers["authorization"] = f"Basic {token}"
         if stream:
             headers["accept"] = "text/event-stream"
         return headers
 
-    def _url(self, path: str) -> str:
-        return f"{self.base_url}/v1/{path}"
+    def request_headers(self, stream: bool = False) -> dict[str, str]:
+        """The headers (key included) of a call to this backend that is not a message call."""
+        return self._headers(stream)
 
-    def _prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
-        meta = {"chat": params.pop("chat", None), "tags": params.pop("tags", None)}
-        req = Request.of(request, **params)
-        self.profile.check(req, self.anthropic_version)
-        req = req.streamed(stream)
-        req._call_meta = meta  # recorded with the call, never sent
+    def _extras(self, req: Request | None) -> Extras:
+        """The OpenRouter options of a call: its own over the client's."""
+        own = req.call_meta.get("openrouter") if req is not None else None
+        return own.over(self.openrouter_options) if own is not None else self.openrouter_options
+
+    def _url(self, path: str) -> str:
+        return self._settings.url(path)
+
+    def prepare(self, request: Request | dict[str, Any] | None, params: dict[str, Any], stream: bool) -> Request:
+        """The request to send: validated for this backend and version, and let through by every observer."""
+        chat, tags, openrouter = params.pop("chat", None), params.pop("tags", None), Extras.pop_call(params)
+        req = Request.of(request, **params).streamed(stream)
+        self.profile.check(req, self.anthropic_version)  # after streamed(): some plugins do not run on streams
+        req = req.mark_call(chat=chat, tags=tags, openrouter=openrouter)
         for observer in self.observers:
             observer.before_request(req)
         return req
 
-    def _body(self, req: Request) -> bytes:
-        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False).encode()
+    def encode(self, req: Request) -> bytes:
+        """The JSON body this backend gets for ``req``; refused before sending past the API's size limit."""
+        # the response cache keys on the body's SHA-256, so equal requests must serialise byte for byte alike
+        canonical = self.profile.response_caching and self._extras(req).caching
+        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False, sort_keys=canonical).encode()
         if len(content) > MAX_BODY_BYTES:
-            mb = len(content) / 1e6
-            raise RequestValidationError([("", f"the request body is {mb:.1f} MB; the API takes at most 32 MB")])
+            mb = len(content) / 2**20
+            limit = MAX_BODY_BYTES / 2**20
+            raise RequestValidationError([("", f"the request body is {mb:.1f} MB; the API takes at most {limit:g} MB")])
         return content
 
-    def _http_request(self, path: str, content: bytes, stream: bool) -> httpx.Request:
-        return httpx.Request("POST", self._url(path), content=content, headers=self._headers(stream))
+    def build_request(self, method: str, path: str, content: bytes | None = None, stream: bool = False, *,
+                      req: Request | None = None, params: dict[str, str] | None = None) -> httpx.Request:
+        """An HTTP request to ``path`` under the API's ``/v1``, with this client's headers (and key).
 
-    def _count_request(self, request: Request | dict[str, Any] | None, params: dict[str, Any]) -> httpx.Request:
+        ``req``: the message call it sends (its per-call OpenRouter headers); ``params``: the URL's query.
+        """
+        return httpx.Request(method, self._url(path), content=content, params=params,
+                             headers=self._headers(stream, req))
+
+    def count_body(self, request: Request | dict[str, Any] | None, params: dict[str, Any]) -> bytes:
+        """The JSON body of a ``count_tokens`` call: the request checked, then only the fields it takes."""
         params.setdefault("max_tokens", 1)  # validation wants it; it is not sent
         req = Request.of(request, **params)
         self.profile.check(req, self.anthropic_version)
-        body = {k: v for k, v in req.to_body().items() if k in _COUNT_FIELDS}
-        return self._http_request("messages/count_tokens", json.dumps(body, ensure_ascii=False).encode(), False)
-
-    def _models_request(self) -> httpx.Request:
-        return httpx.Request("GET", self._url("models"), headers=self._headers(False))
-
-    @staticmethod
-    def _token_count(response: httpx.Response) -> TokenCount:
-        return TokenCount.model_validate(response.json())
-
-    @staticmethod
-    def _model_list(response: httpx.Response) -> list[ModelInfo]:
-        return ModelList.model_validate(response.json()).data
+        body = {k: v for k, v in req.to_body().items() if k in COUNT_TOKENS_FIELDS}
+        return json.dumps(body, ensure_ascii=False).encode()
 
     # -- responses, errors, records
+
+    def call_clock(self) -> CallClock:
+        """A new call's time limits: the read timeout as the idle limit, and the client's deadline."""
+        return CallClock(self.timeout.read, self.deadline)
 
     @staticmethod
     def _transport_error(exc: httpx.TransportError) -> APIError:
         if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(f"the request timed out ({type(exc).__name__})")
+            return APITimeoutError(f"the request timed out ({exc or type(exc).__name__})")
         return APIConnectionError(f"could not reach the API: {exc or type(exc).__name__}")
 
-    def _retry_or_raise(self, error: APIError, attempt: int) -> float:
-        """The wait before the next attempt, or raise the error when it is final."""
-        error.retries = attempt  # type: ignore[attr-defined]
+    def _retry_or_raise(self, error: APIError, attempt: int, clock: CallClock) -> float:
+        """The wait before the next attempt, or raise the error when it is final (or no time is left)."""
         if attempt >= self.max_retries or not should_retry(error):
             raise error
-        delay = retry_delay(attempt, error.headers)
+        delay = retry_delay(attempt, error.headers, error.availability.retry_after if error.availability else None)
+        if not clock.may_wait(delay):
+            raise error
+        clock.waiting(delay)
         log.info("%s; retrying in %.1f s (retry %d of %d)", error, delay, attempt + 1, self.max_retries)
         return delay
 
-    def _record(
+    @staticmethod
+    def wants_stream(req: Request) -> bool:
+        """Whether ``req`` asks for so many tokens that a whole answer risks the API's idle limit (so: stream it)."""
+        return (req.max_tokens or 0) > STREAM_ABOVE_MAX_TOKENS
+
+
+def _attach_parsed(req: Request, message: Message) -> None:
+    try:
+        message.keep_parsed_output(req.parse(message))
+    except ValueError as exc:
+        name = getattr(req.output_type, "__name__", "the output type")
+        warnings.warn(f"structured output did not parse into {name}: {exc}", stacklevel=4)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Call:
+    """One call of ``messages``: its HTTP request, its time limits and its record, whichever way it ends."""
+
+    def __init__(self, client: BaseClient, req: Request, streamed: bool = False) -> None:
+        self.client, self.req, self.streamed = client, req, streamed
+        self.started_at, self.t0 = _now(), time.perf_counter()
+        self.clock = client.call_clock()
+        self.http_request = client.build_request(
+            "POST", "messages", client.encode(req.streamed(streamed)), streamed, req=req)
+
+    @contextmanager
+    def recorded_failure(self) -> Iterator[None]:
+        """Record an API error raised inside (a call that failed before any answer arrived), and re-raise it."""
+        try:
+            yield
+        except APIError as error:
+            self.failed(error)
+            raise
+
+    def failed(self, error: APIError) -> None:
+        """Record a call that failed before any answer arrived."""
+        self.record(error.error_type or "error", error=error, duration=time.perf_counter() - self.t0,
+                    retries=getattr(error, "retries", 0))
+
+    def succeeded(self, response: httpx.Response, retries: int) -> Message:
+        """The message of a whole (non-streamed) answer, recorded (a body that is no Message, as a failure)."""
+        try:
+            message = message_from(response)
+        except APIError as error:
+            error.retries = retries  # type: ignore[attr-defined]
+            self.failed(error)
+            raise
+        if self.req.output_type is not None:
+            _attach_parsed(self.req, message)
+        self.record("ok", message=message, response=response, duration=time.perf_counter() - self.t0,
+                    retries=retries)
+        return message
+
+    def stream_finished(self, stream: StreamBase, outcome: str, error: BaseException | None) -> None:
+        """Record a stream however it ended, with the final message or the part received."""
+        message = stream.final_message if outcome == "ok" else stream.current_message_snapshot
+        if outcome == "ok" and self.req.output_type is not None and message is not None:
+            _attach_parsed(self.req, message)
+        self.record(outcome, message=message, response=stream.response, error=error, ttft=stream.ttft,
+                    duration=stream.duration or 0.0, retries=stream.retries,
+                    output_counted=stream.snapshot.output_counted)
+
+    def record(
         self,
-        req: Request,
-        started_at: datetime,
         outcome: str,
         *,
         message: Message | None = None,
@@ -229,16 +338,21 @@ class BaseClient:
         ttft: float | None = None,
         duration: float = 0.0,
         retries: int = 0,
-        streamed: bool = False,
+        output_counted: bool = False,
     ) -> None:
-        meta = getattr(req, "_call_meta", {})
+        """Report this call to every observer of the client; an observer's failure is only a warning."""
+        req, client = self.req, self.client
+        meta = req.call_meta
         headers = response.headers if response is not None else getattr(error, "headers", httpx.Headers())
+        cache = ResponseCache.from_headers(headers)
+        if message is not None and cache is not None:
+            message.note_response_cache(cache)
         record = records.CallRecord(
-            started_at=started_at,
-            profile=self.profile.name,
-            base_host=self._settings.base_host,
+            started_at=self.started_at,
+            profile=client.profile.name,
+            base_host=client.base_host,
             model_requested=req.model,
-            streamed=streamed,
+            streamed=self.streamed,
             outcome=outcome,
             message=message,
             request_id=headers.get("request-id") or getattr(error, "request_id", None),
@@ -249,70 +363,28 @@ class BaseClient:
             retries=retries,
             session_id=req.session_id,
             chat=meta.get("chat"),
-            tags={**self.tags, **(meta.get("tags") or {})},
+            tags={**client.tags, **(meta.get("tags") or {})},
             params=req,
             error_message=str(error) if error is not None else None,
+            output_counted=output_counted,
+            simulated=client.profile.simulated,
+            response_cache=cache.status if cache is not None else None,
+            availability=getattr(getattr(error, "availability", None), "code", None),
         )
-        for observer in self.observers:
+        for observer in client.observers:
             try:
                 observer.record(record)
             except Exception as exc:  # a ledger failure must never cost the user the answer
                 warnings.warn(f"nbmessages: could not record usage: {exc}", RuntimeWarning, stacklevel=2)
 
-    def _message_from(self, req: Request, response: httpx.Response) -> Message:
-        message = Message.model_validate(response.json())
-        if req.output_type is not None:
-            _attach_parsed(req, message)
-        return message
 
-    @staticmethod
-    def _should_stream(req: Request) -> bool:
-        return (req.max_tokens or 0) > STREAM_ABOVE_MAX_TOKENS
-
-
-def _attach_parsed(req: Request, message: Message) -> None:
-    try:
-        message._parsed_output = req.parse(message)
-    except ValueError as exc:
-        warnings.warn(f"structured output did not parse into {req.output_type.__name__}: {exc}", stacklevel=4)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Call:
-    """One call of ``messages``: its HTTP request, its clock and its record, whichever way it ends."""
-
-    def __init__(self, client: BaseClient, req: Request, streamed: bool = False) -> None:
-        self.client, self.req, self.streamed = client, req, streamed
-        self.started_at, self.t0 = _now(), time.perf_counter()
-        self.http_request = client._http_request("messages", client._body(req.streamed(streamed)), streamed)
-
-    @contextmanager
-    def recorded_failure(self) -> Iterator[None]:
-        """Record an API error raised inside (a call that failed before any answer arrived), and re-raise it."""
-        try:
-            yield
-        except APIError as error:
-            self.client._record(self.req, self.started_at, error.error_type or "error", error=error,
-                                streamed=self.streamed, duration=time.perf_counter() - self.t0,
-                                retries=getattr(error, "retries", 0))
-            raise
-
-    def finish_stream(self, stream: StreamBase, outcome: str, error: BaseException | None) -> None:
-        """Record a stream's end: the final message, or the partial one of a stream cut short."""
-        message = stream.final_message if outcome == "ok" else stream.current_message_snapshot
-        if outcome == "ok" and self.req.output_type is not None and message is not None:
-            _attach_parsed(self.req, message)
-        self.client._record(
-            self.req, self.started_at, outcome, message=message, response=stream.response, error=error,
-            ttft=stream.ttft, duration=stream.duration or 0.0, retries=stream.retries, streamed=True,
-        )
-
-    def succeeded(self, response: httpx.Response, retries: int) -> Message:
-        """The message of a whole (non-streamed) answer, recorded."""
-        message = self.client._message_from(self.req, response)
-        self.client._record(self.req, self.started_at, "ok", message=message, response=response,
-                            duration=time.perf_counter() - self.t0, retries=retries)
-        return message
+def _remember_secrets(settings: Settings, headers: dict[str, str]) -> None:
+    """Teach the one scrubbing rule this client's key, URL credentials and credential headers."""
+    for secret in (settings.api_key, settings.credentials):
+        if secret is not None:
+            redact.remember(secret.get_secret_value())
+            redact.remember(secret.get_secret_value().partition(":")[2])  # a URL's password alone
+    for name, value in headers.items():
+        if redact.is_secret_header(name):
+            redact.remember(value)
+    redact.guard_loggers("nbmessages", "httpx")

@@ -127,7 +127,7 @@ class BatchPage:
         page: BatchPage | None = self
         while page is not None:
             yield from page.data
-            page = page._following(page.last_id) if page.has_more and page.last_id else None
+            page = self._following(page.last_id) if page.has_more and page.last_id else None
 
 
 class AsyncBatchPage:
@@ -143,7 +143,7 @@ class AsyncBatchPage:
         while page is not None:
             for batch in page.data:
                 yield batch
-            page = await page._following(page.last_id) if page.has_more and page.last_id else None
+            page = await self._following(page.last_id) if page.has_more and page.last_id else None
 
 
 class _BatchCalls:
@@ -163,7 +163,7 @@ class _BatchCalls:
                  params: dict[str, Any] | None = None) -> httpx.Request:
         c = self._base
         return httpx.Request(method, f"{c.base_url}/{path}", content=content, params=params,
-                             headers=c._headers(False))
+                             headers=c.request_headers())
 
     def _on(self, batch_id: str, action: str | None = None, method: str = "GET") -> httpx.Request:
         if not batch_id:
@@ -189,7 +189,7 @@ class _BatchCalls:
             raise BatchNotEndedError(f"batch {batch.id} has not ended (processing_status "
                                      f"{batch.processing_status!r}); its results can be read once it ends")
         url = urljoin(self._base.base_url + "/", batch.results_url or "")
-        return httpx.Request("GET", url, headers=self._base._headers(False))
+        return httpx.Request("GET", url, headers=self._base.request_headers())
 
 
 class Batches(_BatchCalls):
@@ -201,38 +201,38 @@ class Batches(_BatchCalls):
 
     def create(self, requests: BatchItems) -> MessageBatch:
         """Submit ``[{"custom_id": ..., "params": Request or dict}]``, validated first; returns the new batch."""
-        response, _ = self._client._send(self._create(requests))
+        response, _ = self._client.send(self._create(requests))
         return self._api.batch(response.json())
 
     def retrieve(self, batch_id: str) -> MessageBatch:
         """The batch as it is now (poll this until ``processing_status == "ended"``)."""
-        response, _ = self._client._send(self._on(batch_id))
+        response, _ = self._client.send(self._on(batch_id))
         return self._api.batch(response.json())
 
     def list(self, *, limit: int | None = None, after_id: str | None = None,
              before_id: str | None = None) -> BatchPage:
         """Batches, newest first: ``.data`` is one page; iterating the page walks through all of them."""
-        response, _ = self._client._send(self._list(limit, after_id, before_id))
+        response, _ = self._client.send(self._list(limit, after_id, before_id))
         return BatchPage(self._api.page(response.json()), lambda last: self.list(limit=limit, after_id=last))
 
     def cancel(self, batch_id: str) -> MessageBatch:
         """Ask to cancel a batch: requests not yet processed end ``canceled``."""
-        response, _ = self._client._send(self._on(batch_id, "cancel", "POST"))
+        response, _ = self._client.send(self._on(batch_id, "cancel", "POST"))
         return self._api.batch(response.json())
 
     def delete(self, batch_id: str) -> DeletedMessageBatch:
         """Delete an ended batch (and its results)."""
-        response, _ = self._client._send(self._on(batch_id, method="DELETE"))
+        response, _ = self._client.send(self._on(batch_id, method="DELETE"))
         return DeletedMessageBatch.model_validate(response.json())
 
     def results(self, batch_id: str) -> BatchResults:
         """The results of an ended batch, read as a stream: ``for r in results: r.custom_id, r.result``."""
         if self._api.inline_results:
-            response, _ = self._client._send(self._on(batch_id))
+            response, _ = self._client.send(self._on(batch_id))
             data = response.json()
             self._results_of(self._api.batch(data))
             return BatchResults(self._api.results(data), lambda: None)
-        response, _ = self._client._send(self._results_of(self.retrieve(batch_id)), stream=True)
+        response, _ = self._client.send(self._results_of(self.retrieve(batch_id)), stream=True)
         return BatchResults(parse_results(response.iter_lines()), response.close)
 
 
@@ -245,39 +245,39 @@ class AsyncBatches(_BatchCalls):
 
     async def create(self, requests: BatchItems) -> MessageBatch:
         """Submit ``[{"custom_id": ..., "params": Request or dict}]``, validated first; returns the new batch."""
-        response, _ = await self._client._send(self._create(requests))
+        response, _ = await self._client.send(self._create(requests))
         return self._api.batch(response.json())
 
     async def retrieve(self, batch_id: str) -> MessageBatch:
         """The batch as it is now (poll this until ``processing_status == "ended"``)."""
-        response, _ = await self._client._send(self._on(batch_id))
+        response, _ = await self._client.send(self._on(batch_id))
         return self._api.batch(response.json())
 
     async def list(self, *, limit: int | None = None, after_id: str | None = None,
                    before_id: str | None = None) -> AsyncBatchPage:
         """Batches, newest first: ``.data`` is one page; ``async for`` walks through all of them."""
-        response, _ = await self._client._send(self._list(limit, after_id, before_id))
+        response, _ = await self._client.send(self._list(limit, after_id, before_id))
         return AsyncBatchPage(self._api.page(response.json()), lambda last: self.list(limit=limit, after_id=last))
 
     async def cancel(self, batch_id: str) -> MessageBatch:
         """Ask to cancel a batch: requests not yet processed end ``canceled``."""
-        response, _ = await self._client._send(self._on(batch_id, "cancel", "POST"))
+        response, _ = await self._client.send(self._on(batch_id, "cancel", "POST"))
         return self._api.batch(response.json())
 
     async def delete(self, batch_id: str) -> DeletedMessageBatch:
         """Delete an ended batch (and its results)."""
-        response, _ = await self._client._send(self._on(batch_id, method="DELETE"))
+        response, _ = await self._client.send(self._on(batch_id, method="DELETE"))
         return DeletedMessageBatch.model_validate(response.json())
 
     async def results(self, batch_id: str) -> AsyncBatchResults:
         """The results of an ended batch, read as a stream: ``async for r in await ...results(id)``."""
         if self._api.inline_results:
-            response, _ = await self._client._send(self._on(batch_id))
+            response, _ = await self._client.send(self._on(batch_id))
             data = response.json()
             self._results_of(self._api.batch(data))
             return AsyncBatchResults(_aiter(self._api.results(data)), _nothing)
         batch = await self.retrieve(batch_id)
-        response, _ = await self._client._send(self._results_of(batch), stream=True)
+        response, _ = await self._client.send(self._results_of(batch), stream=True)
         return AsyncBatchResults(aparse_results(response.aiter_lines()), response.aclose)
 
 

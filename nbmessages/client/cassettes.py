@@ -19,11 +19,13 @@ _replays_lock = threading.Lock()
 _cassettes: weakref.WeakValueDictionary[Path, Cassette] = weakref.WeakValueDictionary()
 
 
-class _Tee:
+class _Tee(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A response byte stream that passes chunks through and hands the whole body over when closed."""
 
     def __init__(self, inner: Any, done: Callable[[bytes], None]) -> None:
-        self._inner, self._done, self._chunks = inner, done, []
+        self._inner = inner
+        self._done: Callable[[bytes], None] | None = done
+        self._chunks: list[bytes] = []
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._inner:
@@ -114,9 +116,9 @@ def recording(http_client: httpx.Client | httpx.AsyncClient, path: str | Path) -
             cassette = _cassettes[key] = Cassette.open(key)
     # httpx has no public way to wrap an existing client's transport; swapping it keeps the user's settings
     if isinstance(http_client, httpx.AsyncClient):
-        http_client._transport = AsyncRecordingTransport(http_client._transport, cassette)
+        http_client._transport = AsyncRecordingTransport(http_client._transport, cassette)  # noqa: SLF001
     else:
-        http_client._transport = RecordingTransport(http_client._transport, cassette)
+        http_client._transport = RecordingTransport(http_client._transport, cassette)  # noqa: SLF001
 
 
 def replay_base_url(path: str | Path) -> str:

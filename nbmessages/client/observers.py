@@ -1,7 +1,9 @@
 """What the client reports about each call, and the observers it reports to (the ledger, a budget).
 
 The client layer only defines this interface; a higher layer (the ledger) registers the default observers,
-so the client never imports the layers above it.
+so the client never imports the layers above it. An observer with a role beyond watching has the shape of
+one of the protocols below, and is found by that shape, never by its class name: a ``SpendingGuard`` is the
+client's ``budget``, a ``UsageRecorder`` is the client's ``ledger``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..types import Message, MessageCreateParams
 
@@ -36,10 +38,39 @@ class CallRecord:
     tags: dict[str, str] = field(default_factory=dict)
     params: MessageCreateParams | None = None  # for content logging, if the user turns it on
     error_message: str | None = None
+    output_counted: bool = False  # the output tokens are the client's count: the stream ended before its usage
+    simulated: bool = False  # the offline model answered: no real spending
+    response_cache: str | None = None  # OpenRouter's X-OpenRouter-Cache-Status: "HIT" (billed $0) or "MISS"
+    availability: str | None = None  # OpenRouter's availability.code of a failed call
 
 
 class Observer(Protocol):
     """Sees every call: may refuse one before it starts (a budget), records each when it ends."""
+
+    def before_request(self, params: MessageCreateParams) -> None: ...
+
+    def record(self, record: CallRecord) -> None: ...
+
+
+@runtime_checkable
+class SpendingGuard(Protocol):
+    """An observer that refuses calls once a USD limit is spent (the ledger's Budget); ``limit`` can be changed."""
+
+    limit: float
+    spent: float
+
+    def before_request(self, params: MessageCreateParams) -> None: ...
+
+    def record(self, record: CallRecord) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
+class UsageRecorder(Protocol):
+    """An observer that writes every call into a usage ledger (``ledger``: where)."""
+
+    ledger: Any
 
     def before_request(self, params: MessageCreateParams) -> None: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from email.utils import parsedate_to_datetime
 from time import time
@@ -17,19 +18,25 @@ MAX_RETRY_WAIT = 60.0  # a server's retry-after beyond this is capped: a noteboo
 
 
 def should_retry(error: APIError) -> bool:
-    """Retry connection errors, timeouts, 408, 409, 429 and 5xx (529 included); obey x-should-retry."""
+    """Retry connection errors, timeouts, 408, 409, 429 and 5xx (529 included); obey x-should-retry.
+
+    An OpenRouter availability error decides by its own ``retryable`` flag, whatever its status.
+    """
     verdict = error.headers.get("x-should-retry")
     if verdict in ("true", "false"):
         return verdict == "true"
+    if error.availability is not None:
+        return error.availability.retryable
     if isinstance(error, APIConnectionError):
         return True
     status = error.status_code or 0
     return status not in NEVER_RETRIED and (status in (408, 409, 429) or status >= 500)
 
 
-def retry_delay(retries_done: int, headers: httpx.Headers) -> float:
-    """Seconds to wait: the server's retry-after-ms / retry-after when given, else backoff with jitter."""
-    hinted = _hinted_delay(headers)
+def retry_delay(retries_done: int, headers: httpx.Headers, body_hint: float | None = None) -> float:
+    """Seconds to wait: the body's hint (``availability.retry_after``), else retry-after-ms / retry-after, else backoff."""
+    usable = body_hint is not None and math.isfinite(body_hint) and body_hint >= 0  # as a header's hint is read
+    hinted = body_hint if usable else _hinted_delay(headers)
     if hinted is not None:
         return min(hinted, MAX_RETRY_WAIT)
     backoff = min(INITIAL_DELAY * 2**retries_done, MAX_BACKOFF)
@@ -37,20 +44,25 @@ def retry_delay(retries_done: int, headers: httpx.Headers) -> float:
 
 
 def _hinted_delay(headers: httpx.Headers) -> float | None:
-    ms = headers.get("retry-after-ms")
+    """The server's hint in seconds; a hint that is not a finite, non-negative number is ignored."""
+    ms = _seconds(headers.get("retry-after-ms"))
     if ms is not None:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
+        return ms / 1000
     after = headers.get("retry-after")
     if after is None:
         return None
-    try:
-        return max(float(after), 0.0)
-    except ValueError:
-        pass
+    seconds = _seconds(after)
+    if seconds is not None:
+        return seconds
     try:
         return max(parsedate_to_datetime(after).timestamp() - time(), 0.0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None

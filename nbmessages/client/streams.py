@@ -9,16 +9,18 @@ from typing import Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
+from pydantic import ValidationError
 from pydantic_core import from_json
 
 from ..types import EVENT_TYPES, Message, parse_event
-from .accumulate import Snapshot, accumulate
+from .accumulate import ProtocolError, Snapshot, accumulate
+from .deadlines import CallClock, DeadlineExceeded
 from .errors import (
-    APITimeoutError,
     IncompleteStreamError,
     MalformedStreamError,
     StreamError,
     StreamEventError,
+    StreamTimeoutError,
 )
 
 Finish = Callable[["StreamBase", str, "BaseException | None"], None]
@@ -27,7 +29,8 @@ Finish = Callable[["StreamBase", str, "BaseException | None"], None]
 class StreamBase:
     """What sync and async streams share: decoding, accumulation, errors with the partial message."""
 
-    def __init__(self, finish: Finish, started: float) -> None:
+    def __init__(self, finish: Finish, started: float, clock: CallClock | None = None) -> None:
+        self._clock = clock
         self._snapshot = Snapshot()
         self._finish_cb = finish
         self._started = started
@@ -72,7 +75,9 @@ class StreamBase:
         try:
             accumulate(self._snapshot, event)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
-            raise self._fail(MalformedStreamError(f"could not apply a {kind!r} event: {exc!r}")) from None
+            raise self._fail(MalformedStreamError(f"could not apply a {kind!r} event: {_problem(exc)}")) from None
+        if kind != "ping" and self._clock is not None:
+            self._clock.heard()
         if self.ttft is None and kind in ("content_block_start", "content_block_delta"):
             self.ttft = time.perf_counter() - self._started
         if kind == "message_stop":
@@ -84,9 +89,10 @@ class StreamBase:
             raise self._fail(IncompleteStreamError("the stream ended before message_stop; the answer is partial"))
 
     def _broken(self, exc: httpx.TransportError) -> StreamError:
-        if isinstance(exc, httpx.TimeoutException):
-            err: StreamError = IncompleteStreamError(f"the stream stalled: no data within the read timeout ({exc})")
-            err.error_type = APITimeoutError.error_type
+        if isinstance(exc, DeadlineExceeded):
+            err: StreamError = StreamTimeoutError(f"the stream timed out: {exc}; the answer is partial")
+        elif isinstance(exc, httpx.TimeoutException):
+            err = StreamTimeoutError(f"the stream stalled: no data within the read timeout ({exc})")
         else:
             err = IncompleteStreamError(f"the connection broke mid-stream: {exc or type(exc).__name__}")
         return self._fail(err)
@@ -129,6 +135,14 @@ class StreamBase:
         return None
 
 
+def _problem(exc: Exception) -> str:
+    """What was wrong with an event, in one line (a validation error's first problem with its path)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} (got {first.get('input')!r:.60})"
+    return str(exc) if isinstance(exc, ProtocolError) else repr(exc)
+
+
 def _event_error(event: dict[str, Any]) -> StreamEventError:
     error = event.get("error") if isinstance(event.get("error"), dict) else {}
     return StreamEventError(
@@ -142,8 +156,9 @@ def _event_error(event: dict[str, Any]) -> StreamEventError:
 class MessageStream(StreamBase):
     """A streaming response: a context manager; iterate for typed events, or use the helpers."""
 
-    def __init__(self, opener: Callable[[], tuple[httpx.Response, int]], finish: Finish, started: float):
-        super().__init__(finish, started)
+    def __init__(self, opener: Callable[[], tuple[httpx.Response, int]], finish: Finish, started: float,
+                 clock: CallClock | None = None):
+        super().__init__(finish, started, clock)
         self._opener = opener
         self._events: Iterator[dict[str, Any]] | None = None
 
@@ -212,8 +227,9 @@ class MessageStream(StreamBase):
 class AsyncMessageStream(StreamBase):
     """The async twin of MessageStream: ``async with``, ``async for``."""
 
-    def __init__(self, opener: Callable[[], Awaitable[tuple[httpx.Response, int]]], finish: Finish, started: float):
-        super().__init__(finish, started)
+    def __init__(self, opener: Callable[[], Awaitable[tuple[httpx.Response, int]]], finish: Finish, started: float,
+                 clock: CallClock | None = None):
+        super().__init__(finish, started, clock)
         self._opener = opener
         self._events: AsyncIterator[dict[str, Any]] | None = None
 

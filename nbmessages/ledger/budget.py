@@ -7,13 +7,18 @@ import warnings
 from typing import Any
 
 from ..client.observers import CallRecord
+from ..types import Explained
 from . import prices
+from .money import usd
 
 WARN_AT = 0.8
 
 
-class BudgetExceededError(RuntimeError):
+class BudgetExceededError(Explained, RuntimeError):
     """A call was refused because the session's spending budget is used up."""
+
+    title = "Budget exceeded"
+    hint = "`client.budget.reset()` starts counting again from zero."
 
 
 class Budget:
@@ -28,7 +33,7 @@ class Budget:
         self._warned = False
 
     def __repr__(self) -> str:
-        return f"Budget(limit=${self._limit:.2f}, spent=${self.spent:.4f}, calls={self.calls})"
+        return f"Budget(limit={usd(self._limit)}, spent={usd(self.spent, 4)}, calls={self.calls})"
 
     @property
     def limit(self) -> float:
@@ -60,8 +65,8 @@ class Budget:
         """Refuse a call when the limit is already reached."""
         if self.spent >= self._limit:
             raise BudgetExceededError(
-                f"nbmessages budget exceeded: spent ${self.spent:.4f} of ${self._limit:.2f}{self._note()}. "
-                f"Raise it with `%nbmessages budget N` or `client.budget.limit = N` (N in USD)."
+                f"nbmessages budget exceeded: spent {usd(self.spent, 4)} of {usd(self._limit)}{self._note()}. "
+                "Raise it with `client.budget.limit = N` (N in USD)."
             )
 
     def record(self, record: CallRecord) -> None:
@@ -82,7 +87,7 @@ class Budget:
             self._warned = self._warned or warn
         if warn:
             warnings.warn(
-                f"nbmessages budget: spent ${self.spent:.4f} of ${self._limit:.2f} "
+                f"nbmessages budget: spent {usd(self.spent, 4)} of {usd(self._limit)} "
                 f"({self.spent / self._limit:.0%}){self._note()}; calls stop at the limit.",
                 stacklevel=2,
             )

@@ -15,19 +15,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import prices
-from .store import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, Ledger, get_ledger, to_micros
+from .schema import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, CallsTable, to_micros
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
 CATEGORIES = ("profile", "base_host", "model_requested", "model", "provider", "chat", "outcome",
-              "stop_reason", "service_tier", "cost_source")
+              "stop_reason", "service_tier", "cost_source", "response_cache", "availability")
 INTEGERS = ("status_code", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
             "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests",
             "web_fetch_requests", "retries")
 FLOATS = ("ttft", "duration", "output_tps", "cost_usd")
-STRINGS = ("id", "message_id", "request_id", "generation_id", "session_id", "error_message", "tags")
+# nullable flags; output_counted: the client counted the output tokens (the server sent no final count);
+# simulated: the offline model answered, so its cost is what the call would have cost, not spending
+BOOLEANS = ("streamed", "output_counted", "simulated")
+STRINGS = ("id", "message_id", "request_id", "generation_id", "session_id", "error_message", "tags", "routing")
 TOKEN_KINDS = {"input_tokens": "input (uncached)", "cache_creation_tokens": "cache write",
                "cache_read_tokens": "cache read", "output_tokens": "output"}
 TimeLike = datetime | date | str | None
@@ -41,8 +44,8 @@ PARALLEL_ROWS = 200_000  # from this many rows, ADBC reads rowid ranges on sever
 def _select() -> tuple[list[str], list[tuple[str, str]]]:
     """The columns usage() reads (never content) as SQL expressions, and their numpy record dtype."""
     text = [c for c in COLUMNS if c in CATEGORIES + STRINGS and c != "model"]
-    exprs = ["rowid", "ts", "ifnull(model, model_requested)", "streamed", *text, *INTEGERS, *FLOATS]
-    dtype = [("rowid", "i8"), ("ts", "i8"), ("model", "O"), ("streamed", "i8")] + [(c, "O") for c in text]
+    exprs = ["rowid", "ts", "ifnull(model, model_requested)", *BOOLEANS, *text, *INTEGERS, *FLOATS]
+    dtype = [("rowid", "i8"), ("ts", "i8"), ("model", "O")] + [(c, "i8") for c in BOOLEANS] + [(c, "O") for c in text]
     dtype += [(c, "i8") for c in INTEGERS] + [(c, "f8") for c in FLOATS]
     return exprs, dtype
 
@@ -62,7 +65,8 @@ def _read_rows(conn: sqlite3.Connection) -> pd.DataFrame:
     for name, kind in dtype[2:]:
         if kind == "O":
             data[name] = arr[name]
-    data["streamed"] = pd.arrays.BooleanArray(arr["streamed"] == 1, arr["streamed"] < 0)
+    for name in BOOLEANS:
+        data[name] = pd.arrays.BooleanArray(arr[name] == 1, arr[name] < 0)
     for name in INTEGERS:
         values = arr[name].copy()
         data[name] = pd.arrays.IntegerArray(values, values < 0)
@@ -109,9 +113,10 @@ def _read_arrow(path: str, conn: sqlite3.Connection) -> pd.DataFrame:
             tables = list(pool.map(read, range(parts)))
     table = pa.concat_tables(tables)
     columns: dict[str, Any] = {"rowid": table["rowid"],
-                               "timestamp": table["ts"].cast(pa.timestamp("us", tz="UTC")),
-                               "streamed": pc.equal(table["streamed"], 1)}
-    for name in table.column_names[4:]:
+                               "timestamp": table["ts"].cast(pa.timestamp("us", tz="UTC"))}
+    for name in BOOLEANS:
+        columns[name] = pc.equal(table[name], 1)
+    for name in table.column_names[3 + len(BOOLEANS):]:
         columns[name] = pc.dictionary_encode(table[name]) if name in CATEGORIES else table[name]
     columns["model"] = pc.dictionary_encode(table["model"])
     mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
@@ -134,12 +139,13 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
         df[name] = df[name].astype("Int64")
     for name in FLOATS:
         df[name] = df[name].astype("float64")
-    df["streamed"] = df["streamed"].astype("boolean")
+    for name in BOOLEANS:
+        df[name] = df[name].astype("boolean")
     order = ["rowid", "id", "timestamp"] + [c for c in COLUMNS if c not in ("id", "ts", "content")]
     return df[order]
 
 
-def _all_calls(ledger: Ledger) -> pd.DataFrame:
+def _all_calls(ledger: CallsTable) -> pd.DataFrame:
     """Every call of a ledger as a typed DataFrame: through ADBC for a file ledger, else through sqlite3."""
     conn = ledger.connection
     if ledger.path != MEMORY:
@@ -176,22 +182,23 @@ def _tag_rowids(conn: sqlite3.Connection, tags: dict[str, Any]) -> list[int]:
 
 
 def usage(
+    ledger: CallsTable,
     since: TimeLike = None,
     until: TimeLike = None,
     model: str | list[str] | None = None,
     session: str | list[str] | None = None,
     chat: str | list[str] | None = None,
     tags: dict[str, Any] | None = None,
-    ledger: Ledger | str | Path | None = None,
     content: bool = False,
+    simulated: bool = False,
 ) -> pd.DataFrame:
-    """The ledger's calls as a DataFrame, filtered by time range [since, until), model, session, chat or tags.
+    """A ledger's calls as a DataFrame, filtered by time range [since, until), model, session, chat or tags.
 
     Dtypes: UTC timestamps, nullable Int64 tokens, categorical model/provider/profile/outcome, float64 USD
-    (NaN when the cost is unknown). ``model`` matches the answering or the requested model.
+    (NaN when the cost is unknown). ``model`` matches the answering or the requested model. The offline
+    model's calls are not spending and are left out unless ``simulated=True``.
     """
-    led = ledger if isinstance(ledger, Ledger) else get_ledger(ledger)
-    df = _all_calls(led)
+    df = _all_calls(ledger)
     mask = None
 
     def both(m: Any) -> None:
@@ -209,11 +216,13 @@ def usage(
     if (chats := _as_list(chat)) is not None:
         both(df["chat"].isin(chats))
     if tags:
-        both(df["rowid"].isin(_tag_rowids(led.connection, tags)))
+        both(df["rowid"].isin(_tag_rowids(ledger.connection, tags)))
+    if not simulated:
+        both(~df["simulated"].fillna(False))  # NA (rows written before the flag) counts as real
     if mask is not None:
         df = df[mask.to_numpy(dtype=bool, na_value=False)]
     if content:
-        df = df.assign(content=_contents(led.connection, df["rowid"].tolist()))
+        df = df.assign(content=_contents(ledger.connection, df["rowid"].tolist()))
     return df.drop(columns="rowid").reset_index(drop=True)
 
 
@@ -231,7 +240,7 @@ def _contents(conn: sqlite3.Connection, rowids: list[int]) -> list[Any]:
 # -- export and import -------------------------------------------------------------------------
 
 
-def export_frame(ledger: Ledger, path: Path) -> int:
+def export_frame(ledger: CallsTable, path: Path) -> int:
     """Write all of a ledger's calls (content included) to .csv or .parquet; returns the row count."""
     df = usage(ledger=ledger)
     raw = ledger.connection.execute("SELECT model, content FROM calls ORDER BY rowid").fetchall()
@@ -277,10 +286,11 @@ def read_export(path: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
     if "timestamp" in df.columns:
         stamps = pd.to_datetime(df.pop("timestamp"), utc=True, format="ISO8601")
         df["ts"] = [to_micros(t.to_pydatetime()) for t in stamps]
-    if "streamed" in df.columns:
-        df["streamed"] = [None if pd.isna(v) else int(str(v).lower() in ("true", "1")) for v in df["streamed"]]
+    for name in BOOLEANS:
+        if name in df.columns:
+            df[name] = [None if pd.isna(v) else int(str(v).lower() in ("true", "1")) for v in df[name]]
     columns = [c for c in COLUMNS if c in df.columns]
-    kinds = ["int" if c in INTEGERS + ("ts", "streamed") else "float" if c in FLOATS else "str" for c in columns]
+    kinds = ["int" if c in INTEGERS + ("ts",) + BOOLEANS else "float" if c in FLOATS else "str" for c in columns]
     frame = df[columns].astype(object)
     rows = [tuple(_plain(v, k) for v, k in zip(row, kinds, strict=True)) for row in frame.itertuples(index=False)]
     return columns, rows
@@ -293,7 +303,8 @@ def _summary(df: pd.DataFrame, key: Any) -> pd.DataFrame:
     """Calls, errors, tokens, cost and cost per 1,000 output tokens per group."""
     frame = df.assign(
         error=(df["outcome"] != "ok").to_numpy(dtype=bool),
-        unpriced=df["cost_usd"].isna(),
+        # unpriced: tokens were used but no price is known (a call refused before any token costs nothing)
+        unpriced=df["cost_usd"].isna() & (df[list(TOKEN_KINDS)].fillna(0).sum(axis=1) > 0).to_numpy(dtype=bool),
     )
     out = frame.groupby(key, observed=True, sort=True).agg(
         calls=("outcome", "size"),
@@ -435,7 +446,9 @@ def _period_days(freq: str) -> float:
     """A pandas frequency's length in days (for bar widths)."""
     import pandas as pd
 
-    return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).total_seconds() / 86400
+    offset = pd.tseries.frequencies.to_offset(freq)
+    base = offset.rollback(pd.Timestamp("2000-01-03"))  # anchored offsets (W, MS) measure from a date on them
+    return float((base + offset - base) / pd.Timedelta(days=1))
 
 
 def plot_by_model(df: pd.DataFrame, ax: Axes | None = None) -> Axes:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from ..request.profiles import profile_of
 from ..types import Usage
 
 PROVIDER = "provider"
@@ -20,6 +21,8 @@ PRICE_TABLE = "price_table"
 UNKNOWN = "unknown"
 BATCH_TABLE = "price_table_batch"  # genai-prices' batch tier
 BATCH_HALF = "batch_half_price"  # no batch tier known: half the standard price, as batches are billed
+RESPONSE_CACHE = "response_cache"  # an OpenRouter response-cache HIT: billed $0, whatever the tokens say
+GENERATION_LOOKUP = "generation_lookup"  # filled in later from OpenRouter's GET /api/v1/generation
 
 _warned: set[str] = set()
 _warn_lock = threading.Lock()
@@ -30,7 +33,9 @@ class Cost:
     """A call's cost in USD (None when unknown) and where it came from."""
 
     usd: float | None
-    source: str  # "provider" | "price_table" | "price_table_batch" | "batch_half_price" | "unknown"
+    # "provider" | "price_table" | "price_table_batch" | "batch_half_price" | "response_cache" | "generation_lookup"
+    # | "unknown"
+    source: str
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,8 @@ class UnitPrices:
 
 def provider_id(profile: str | None, base_host: str | None) -> str | None:
     """The genai-prices provider id for a client profile and host (None: let genai-prices guess from the model)."""
-    host = (base_host or "").lower()
-    if profile == "openrouter" or host.endswith("openrouter.ai"):
-        return "openrouter"
-    if profile == "anthropic" or host.endswith("anthropic.com"):
-        return "anthropic"
-    return None
+    known = profile_of(profile, base_host)
+    return known.price_provider if known is not None else None
 
 
 @lru_cache(maxsize=512)
@@ -147,6 +148,16 @@ _cache: dict[tuple[Any, ...], float] = {}
 _CACHE_SIZE = 8192
 
 
+def priced_usages() -> int:
+    """How many distinct usages the price cache holds now."""
+    return len(_cache)
+
+
+def clear_price_cache() -> None:
+    """Forget the cached prices (the next call of each usage is priced again)."""
+    _cache.clear()
+
+
 def _priced(model: str, provider: str | None, when: datetime, key: tuple[Any, ...], usage: Usage) -> float:
     """The price of a usage (``key`` holds its counts), computed once per model, provider, UTC day and counts."""
     full = (model, provider, when.astimezone(timezone.utc).date(), key)
@@ -166,8 +177,11 @@ def cost_of(
     model: str,
     provider: str | None = None,
     when: datetime | None = None,
+    response_cache_hit: bool = False,
 ) -> Cost:
-    """The cost of one call: the provider-reported cost if present, else the price table, else unknown."""
+    """The cost of one call: $0 for a response-cache HIT, the provider's cost, else the price table, else unknown."""
+    if response_cache_hit:
+        return Cost(0.0, RESPONSE_CACHE)
     if usage is None:
         return Cost(None, UNKNOWN)
     if usage.cost is not None:

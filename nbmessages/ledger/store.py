@@ -14,90 +14,18 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..client.observers import CallRecord, Observer
+from ..client.observers import CallRecord, Observer, SpendingGuard
+from ..request.profiles import profile_of
 from ..types import Message
-from . import prices
+from ..types.redact import scrub, scrub_value
+from . import frames, prices
+from .budget import Budget
+from .schema import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, MIGRATIONS, to_micros
 
-MEMORY = ":memory:"
 ENV_VAR = "NBMESSAGES_LEDGER"
-BUSY_TIMEOUT_MS = 30_000
-
-COLUMNS: tuple[str, ...] = (
-    "id", "ts", "message_id", "request_id", "generation_id", "profile", "base_host", "model_requested",
-    "model", "provider", "session_id", "chat", "streamed", "outcome", "status_code", "error_message",
-    "stop_reason", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_5m_tokens",
-    "cache_1h_tokens", "cache_read_tokens", "thinking_tokens", "web_search_requests", "web_fetch_requests",
-    "service_tier", "ttft", "duration", "output_tps", "retries", "cost_usd", "cost_source", "tags", "content",
-)
-
-_V1 = """
-CREATE TABLE calls (
-    id TEXT PRIMARY KEY NOT NULL,        -- uuid4 hex: merges of exported ledgers dedupe on it
-    ts INTEGER NOT NULL,                 -- call start, microseconds since the Unix epoch, UTC
-    message_id TEXT, request_id TEXT, generation_id TEXT,
-    profile TEXT, base_host TEXT, model_requested TEXT, model TEXT, provider TEXT,
-    session_id TEXT, chat TEXT, streamed INTEGER,
-    outcome TEXT NOT NULL, status_code INTEGER, error_message TEXT, stop_reason TEXT,
-    input_tokens INTEGER, output_tokens INTEGER, cache_creation_tokens INTEGER,
-    cache_5m_tokens INTEGER, cache_1h_tokens INTEGER, cache_read_tokens INTEGER, thinking_tokens INTEGER,
-    web_search_requests INTEGER, web_fetch_requests INTEGER, service_tier TEXT,
-    ttft REAL, duration REAL, output_tps REAL, retries INTEGER,
-    cost_usd REAL, cost_source TEXT, tags TEXT, content TEXT
-);
-CREATE INDEX calls_ts ON calls (ts);
-"""
-
-_V2 = """
-CREATE TABLE frame_cache (           -- columnar (Parquet) snapshots of old calls (dropped again by V3)
-    max_rowid INTEGER PRIMARY KEY, min_rowid INTEGER NOT NULL, version INTEGER NOT NULL,
-    n_rows INTEGER NOT NULL, last_id TEXT NOT NULL, data BLOB NOT NULL
-);
-"""
-
-_V3 = """
--- usage() now reads the calls column-wise through ADBC, fast enough without snapshots: drop them
-DROP TABLE IF EXISTS frame_cache;
-"""
-
-_V4 = """
-CREATE TABLE map_results (           -- finished answers of nbmessages.map by request: resume and dedupe
-    request_hash TEXT PRIMARY KEY NOT NULL,  -- sha256 of the backend and the canonical request body
-    map_id TEXT NOT NULL,                -- the map that asked (calls carry it as the `map` tag)
-    ts INTEGER NOT NULL,                 -- when it was stored, microseconds since the Unix epoch, UTC
-    message TEXT NOT NULL,               -- the answer: the final Message as JSON (content: kept to resume)
-    cost_usd REAL, duration REAL, extra TEXT  -- what it cost, how long it took, other facts (JSON)
-);
-CREATE INDEX map_results_map ON map_results (map_id);
-"""
-
-_V5 = """
--- Message Batches submitted for a run: written as soon as create returns, so a restarted kernel picks them up
-CREATE TABLE batch_runs (
-    run TEXT PRIMARY KEY NOT NULL,       -- the run's key (its name, or a hash of its requests)
-    created INTEGER NOT NULL,            -- microseconds since the Unix epoch, UTC
-    custom_ids TEXT NOT NULL             -- JSON list: the custom_id of each input row, in row order
-);
-CREATE TABLE batch_jobs (
-    batch_id TEXT PRIMARY KEY NOT NULL, run TEXT NOT NULL, round INTEGER NOT NULL,
-    profile TEXT, base_host TEXT, created INTEGER NOT NULL,
-    status TEXT NOT NULL,                -- processing_status last seen, then 'collected' once results are in
-    counts TEXT                          -- request_counts last seen (JSON)
-);
-CREATE INDEX batch_jobs_run ON batch_jobs (run);
-CREATE TABLE batch_rows (
-    run TEXT NOT NULL, custom_id TEXT NOT NULL, batch_id TEXT NOT NULL,
-    status TEXT NOT NULL,                -- submitted | succeeded | errored | canceled | expired
-    error_type TEXT, error TEXT,
-    PRIMARY KEY (run, custom_id, batch_id)
-);
-"""
-
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
-"""Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
@@ -106,14 +34,6 @@ _INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
 def default_path() -> str:
     """The default ledger: $NBMESSAGES_LEDGER, else ~/.nbmessages/usage.sqlite."""
     return os.environ.get(ENV_VAR) or str(Path("~/.nbmessages/usage.sqlite").expanduser())
-
-
-def to_micros(when: datetime) -> int:
-    """Microseconds since the epoch of a datetime (naive means UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _output_tps(output: int | None, duration: float, ttft: float | None) -> float | None:
@@ -128,7 +48,7 @@ def _content(rec: CallRecord) -> str | None:
         "request": rec.params.to_dict() if rec.params is not None else None,
         "response": rec.message.to_dict() if rec.message is not None else None,
     }
-    return json.dumps(body, ensure_ascii=False, default=str)
+    return scrub(json.dumps(scrub_value(body), ensure_ascii=False, default=str))
 
 
 def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: bool = False) -> tuple[Any, ...]:
@@ -136,22 +56,25 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
     msg: Message | None = rec.message
     u = msg.usage if msg is not None else None
     model = (msg.model if msg is not None else "") or rec.model_requested
-    provider_id = prices.provider_id(rec.profile, rec.base_host)
-    cost = prices.cost_of(u, model, provider_id, rec.started_at)
+    backend = profile_of(rec.profile, rec.base_host)
+    provider_id = backend.price_provider if backend is not None else None
+    hit = rec.response_cache == "HIT"
+    cost = prices.cost_of(u, model, provider_id, rec.started_at, response_cache_hit=hit)
     if cost.usd is None and model != rec.model_requested and cost.source == prices.UNKNOWN and u is not None:
         cost = prices.cost_of(u, rec.model_requested, provider_id, rec.started_at)
+    router = msg.router if msg is not None else None
     split = u.cache_creation if u is not None else None
     tools = u.server_tool_use if u is not None else None
     details = u.output_tokens_details if u is not None else None
     all_tags = {**(tags or {}), **(rec.tags or {})}
-    provider = (msg.provider if msg is not None else None) or ("Anthropic" if provider_id == "anthropic" else None)
+    provider = (msg.provider if msg is not None else None) or (backend.provider_label if backend is not None else None)
     output = u.output_tokens if u is not None else None
     return (
         uuid.uuid4().hex, to_micros(rec.started_at),
         (msg.id or None) if msg is not None else None, rec.request_id, rec.generation_id,
         rec.profile, rec.base_host, rec.model_requested, (msg.model or None) if msg is not None else None,
         provider, rec.session_id, rec.chat, int(bool(rec.streamed)),
-        rec.outcome, rec.status_code, rec.error_message, msg.stop_reason if msg is not None else None,
+        rec.outcome, rec.status_code, scrub(rec.error_message or "") or None, msg.stop_reason if msg is not None else None,
         u.input_tokens if u else None, output, u.cache_creation_input_tokens if u else None,
         split.ephemeral_5m_input_tokens if split else None, split.ephemeral_1h_input_tokens if split else None,
         u.cache_read_input_tokens if u else None, details.thinking_tokens if details else None,
@@ -159,7 +82,8 @@ def row_of(rec: CallRecord, tags: dict[str, Any] | None = None, log_content: boo
         u.service_tier if u else None,
         rec.ttft, rec.duration, _output_tps(output, rec.duration, rec.ttft), rec.retries,
         cost.usd, cost.source, json.dumps(all_tags, sort_keys=True, default=str) if all_tags else None,
-        _content(rec) if log_content else None,
+        _content(rec) if log_content else None, int(rec.output_counted), int(rec.simulated),
+        rec.response_cache, router.headline() if router is not None else None, rec.availability,
     )
 
 
@@ -175,8 +99,9 @@ class Ledger:
         _live.add(self)
 
     def __del__(self) -> None:
-        if getattr(self, "_conn", None) is not None and self._pid == os.getpid():
-            self._conn.close()  # sqlite3 connections sit in a reference cycle: close now, not at some gc
+        conn = getattr(self, "_conn", None)
+        if conn is not None and self._pid == os.getpid():
+            conn.close()  # sqlite3 connections sit in a reference cycle: close now, not at some gc
 
     def __repr__(self) -> str:
         return f"Ledger({self.path!r})"
@@ -220,6 +145,12 @@ class Ledger:
                 self._conn.close()
             self._conn = None
 
+    def release_after_fork(self) -> sqlite3.Connection | None:
+        """In a forked child: let go of the parent's connection without closing it (that could corrupt the
+        parent's WAL) and return it for safe keeping; the next use opens a connection of the child's own."""
+        conn, self._conn = self._conn, None
+        return conn
+
     # -- writing ---------------------------------------------------------------------------------
 
     def record(
@@ -261,24 +192,29 @@ class Ledger:
 
     def usage(self, **filters: Any) -> Any:
         """This ledger's calls as a pandas DataFrame (see nbmessages.usage.usage)."""
-        from .frames import usage
+        return frames.usage(ledger=self, **filters)
 
-        return usage(ledger=self, **filters)
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock writers of this ledger object hold."""
+        return self._lock
+
+    def fill_costs(self, client: Any, limit: int = 100) -> int:
+        """Fill in from OpenRouter's generation records the cost of calls whose answer carried none."""
+        from .lookup import fill_costs
+
+        return fill_costs(self, client, limit)
 
     def export(self, path: str | os.PathLike[str]) -> int:
         """Write every call to a .csv or .parquet file (timestamps as UTC); returns the row count."""
-        from .frames import export_frame
-
-        return export_frame(self, Path(path))
+        return frames.export_frame(self, Path(path))
 
     def import_(self, path: str | os.PathLike[str]) -> int:
         """Merge an exported ledger (.csv, .parquet or .sqlite) into this one; returns the new rows' count."""
         p = Path(path)
         if p.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
             return self.merge(Ledger(p))
-        from .frames import read_export
-
-        columns, rows = read_export(p)
+        columns, rows = frames.read_export(p)
         return self.insert_rows(rows, columns)
 
     def merge(self, other: Ledger | str | os.PathLike[str]) -> int:
@@ -326,9 +262,8 @@ _inherited: list[sqlite3.Connection] = []
 def _after_fork_in_child() -> None:
     """In a forked child, set aside the parent's connections: closing them here could corrupt its WAL."""
     for led in list(_live):
-        if led._conn is not None:
-            _inherited.append(led._conn)
-            led._conn = None
+        if (conn := led.release_after_fork()) is not None:
+            _inherited.append(conn)
 
 
 if hasattr(os, "register_at_fork"):
@@ -381,8 +316,6 @@ def _ledger_of(option: Any) -> Ledger | None:
 
 def observers(options: dict[str, Any]) -> list[Observer]:
     """The observers of a new client: its ledger recorder and its budget guard, from its options."""
-    from .budget import Budget
-
     result: list[Observer] = []
     try:
         ledger = _ledger_of(options.get("ledger"))
@@ -392,7 +325,7 @@ def observers(options: dict[str, Any]) -> list[Observer]:
     if ledger is not None:
         result.append(LedgerObserver(ledger, options.get("tags"), bool(options.get("log_content"))))
     budget = options.get("budget")
-    if isinstance(budget, Budget):
+    if isinstance(budget, SpendingGuard):  # a ready-made guard (shared between clients): used as it is
         result.append(budget)
     elif budget is not None:
         result.append(Budget(float(budget)))

@@ -23,11 +23,13 @@ from starlette.routing import Route
 
 from ..types import RequestValidationError
 from ..types.batches import BATCH_LIFETIME_HOURS, MAX_BATCH_BYTES, MessageBatch, batch_problems
+from ..types.rules import error_type_of
 from . import ids
 from .checks import api_version, check_create
-from .envelopes import STATUS_TYPES, ApiError, error_body
+from .envelopes import ApiError, error_body
 from .faults import HTTP_FAULTS, parse_fault
-from .server import ServerState, build_message, check_auth, parse_body, read_body, state_of
+from .intake import ServerState, check_auth, parse_body, read_body, state_of
+from .server import build_message
 
 STEPS = 10  # a batch's requests are processed in this many rounds spread over its delay
 ROUND_SIZE = 500  # requests processed between yields to the event loop, so other calls stay served
@@ -173,7 +175,7 @@ class BatchStore:
         fault = self.state.faults.choose(batch.fault, ids.body_hash(body))
         if fault is not None:
             status = HTTP_FAULTS.get(fault.name, (500, "Internal server error (nbmessages fault injection)"))
-            return _errored(STATUS_TYPES.get(status[0], "api_error"), status[1])
+            return _errored(error_type_of(status[0]), status[1])
         message = build_message(self.state, body, batch.openrouter)
         message["usage"]["service_tier"] = "batch"
         if message["usage"].get("cost") is not None:
@@ -190,7 +192,7 @@ def store_of(request: Request) -> BatchStore:
     app_state = request.app.state
     if not hasattr(app_state, "batches"):  # only the server's own loop gets here: no race
         app_state.batches = BatchStore(state_of(request))
-    return app_state.batches  # type: ignore[no-any-return]
+    return app_state.batches
 
 
 def _header_seconds(request: Request, name: str, default: float, upper: float | None = None) -> float:

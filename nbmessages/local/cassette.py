@@ -16,26 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..types.redact import REDACTED, scrub, scrub_value
+
 KEPT_HEADERS = (
     "content-type", "request-id", "x-request-id", "x-generation-id", "retry-after", "retry-after-ms",
     "x-should-retry",
 )
-REDACTED = "[REDACTED]"
-_SECRET_KEY = re.compile(
-    r"(^|[_-])(key|token|api[_-]?key|apikey|secret|password|passwd|authorization|cookie|set[_-]cookie|"
-    r"access[_-]?token|auth[_-]?token|refresh[_-]?token|bearer|session[_-]?token|private[_-]?key)$",
-    re.IGNORECASE,
-)
-_SECRET_VALUE = re.compile(
-    r"sk-(?:ant|or|proj)-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9._~+/=\-]{8,}|\bsk-[A-Za-z0-9]{20,}"
-)
+__all__ = ["REDACTED", "Cassette", "canonical_body", "normalize_path", "safe_headers", "scrub_value"]
 
 
 def normalize_path(path: str) -> str:
@@ -69,22 +62,11 @@ def _parsed(body: Any) -> Any:
         return text
 
 
-def scrub_value(value: Any) -> Any:
-    """``value`` with key/token-like fields and secret-looking strings replaced by ``[REDACTED]``."""
-    if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEY.search(str(k)) else scrub_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub_value(v) for v in value]
-    if isinstance(value, str):
-        return _SECRET_VALUE.sub(REDACTED, value)
-    return value
-
-
 def safe_headers(headers: Any) -> dict[str, str]:
     """Only the non-secret headers worth replaying, lower-cased."""
     items = headers.items() if hasattr(headers, "items") else headers
     kept = {str(k).lower(): str(v) for k, v in items if str(k).lower() in KEPT_HEADERS}
-    return {k: _SECRET_VALUE.sub(REDACTED, v) for k, v in kept.items()}
+    return {k: scrub(v) for k, v in kept.items()}
 
 
 class Cassette:
@@ -178,5 +160,5 @@ def _scrubbed(interaction: dict[str, Any]) -> dict[str, Any]:
     response = dict(interaction.get("response", {}))
     response["headers"] = safe_headers(response.get("headers") or {})
     body = response.get("body")
-    response["body"] = _SECRET_VALUE.sub(REDACTED, body) if isinstance(body, str) else body
+    response["body"] = scrub(body) if isinstance(body, str) else body
     return {"request": request, "response": response}

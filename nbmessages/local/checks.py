@@ -5,42 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..types import OPENROUTER_ONLY_FIELDS, SAMPLING_FIELDS, RequestValidationError, validate_params
+from ..types import OPENROUTER_ONLY_FIELDS, RequestValidationError, validate_params
+from ..types.rules import COUNT_TOKENS_FIELDS, DEFAULT_API_VERSION, unsupported_version, version_problems
 from .envelopes import ApiError
-
-DEFAULT_VERSION = "2023-06-01"
-VERSIONS = ("2023-06-01", "2026-10-21")
-COUNT_TOKENS_FIELDS = (
-    "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", "cache_control", "speed",
-    "context_management",
-)
 
 
 def api_version(value: str | None) -> str:
     """The ``anthropic-version`` in force; an unknown one is a 400."""
     if value is None:
-        return DEFAULT_VERSION
-    if value not in VERSIONS:
-        raise ApiError(400, f"anthropic-version: {value!r} is not a supported version; use one of "
-                            + ", ".join(repr(v) for v in VERSIONS))
+        return DEFAULT_API_VERSION
+    if (why := unsupported_version(value)) is not None:
+        raise ApiError(400, f"anthropic-version: {why}")
     return value
-
-
-def _v2026_problems(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """What ``anthropic-version: 2026-10-21`` removed (spec §0.1)."""
-    for name in SAMPLING_FIELDS:
-        if name in body:
-            yield name, "was removed in anthropic-version 2026-10-21; drop it or send anthropic-version 2023-06-01"
-    for i, message in enumerate(body.get("messages") or []):
-        content = message.get("content") if isinstance(message, dict) else None
-        for j, block in enumerate(content if isinstance(content, list) else []):
-            if not isinstance(block, dict):
-                continue
-            where = f"messages[{i}].content[{j}]"
-            if message.get("role") == "assistant" and block.get("type") == "document":
-                yield where, "a document block cannot be in an assistant message under anthropic-version 2026-10-21"
-            if message.get("role") == "user" and block.get("type") == "text" and block.get("citations"):
-                yield f"{where}.citations", "must be empty in a user message under anthropic-version 2026-10-21"
 
 
 def _anthropic_problems(body: dict[str, Any], version: str) -> Iterator[tuple[str, str]]:
@@ -49,8 +25,7 @@ def _anthropic_problems(body: dict[str, Any], version: str) -> Iterator[tuple[st
     for name in OPENROUTER_ONLY_FIELDS:
         if name in body:
             yield name, "unknown field (an OpenRouter-only field; the Anthropic API refuses it)"
-    if version == "2026-10-21":
-        yield from _v2026_problems(body)
+    yield from version_problems(version, body)
 
 
 def _raise(problems: list[tuple[str, str]]) -> None:
@@ -76,5 +51,5 @@ def check_count(body: dict[str, Any], *, anthropic: bool, version: str) -> None:
     """Validate a count_tokens body: the create rules, less max_tokens, and only the fields count_tokens takes."""
     _raise([(k, "unknown field (count_tokens does not take it)") for k in body if k not in COUNT_TOKENS_FIELDS])
     _validate(body)
-    if anthropic and version == "2026-10-21":
-        _raise(list(_v2026_problems(body)))
+    if anthropic:
+        _raise(list(version_problems(version, body)))

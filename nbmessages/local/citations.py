@@ -87,6 +87,7 @@ def cited_blocks(body: dict[str, Any], question: str) -> list[dict[str, Any]]:
         shown = citation["cited_text"].strip() or "(this page)"
         blocks.append({"type": "text", "text": f"- {name}: {shown}\n", "citations": [citation]})
     if blocks:
-        intro = {"type": "text", "text": "Here is what the attached documents say:\n\n", "citations": None}
+        intro: dict[str, Any] = {"type": "text", "text": "Here is what the attached documents say:\n\n",
+                                 "citations": None}
         blocks.insert(0, intro)
     return blocks

@@ -10,8 +10,10 @@ from typing import Any
 
 from sse_starlette import ServerSentEvent
 
+from ..types.rules import error_type_of
 from .envelopes import error_body
 from .faults import DEFAULT_AFTER, Fault
+from .openrouter import availability_fault
 from .tokens import chunk_text, count_text
 
 TOKENS_PER_DELTA = 3
@@ -45,6 +47,7 @@ def _start_message(message: dict[str, Any]) -> dict[str, Any]:
 def _block_events(index: int, block: dict[str, Any]) -> list[Event]:
     kind = block["type"]
     events: list[Event] = []
+    start: dict[str, Any]
     if kind == "text":
         start = {"type": "text", "text": ""}
         events += [("content_block_delta", _delta(index, {"type": "citations_delta", "citation": c}), 0)
@@ -117,8 +120,11 @@ async def paced_stream(events: list[Event], pace: Pace, fault: Fault | None, *, 
 
 async def _strike(fault: Fault, request_id: str, abort: Callable[[], None]) -> AsyncIterator[ServerSentEvent]:
     if fault.name == "error_event":
-        kind = fault.params.get("type", "overloaded_error")
+        kind = fault.params.get("type", error_type_of(529))  # as an overloaded API sends it
         yield encode("error", error_body(kind, fault.params.get("message", "Overloaded"), request_id))
+    elif fault.name == "unavailable":  # an availability error after the stream began (OpenRouter)
+        error = availability_fault(fault, fault.params.get("model", ""), None)
+        yield encode("error", error_body(error.error_type, error.message, request_id, error.details))
     elif fault.name == "malformed":
         yield ServerSentEvent(data='{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","te',
                               event="content_block_delta", sep="\n")

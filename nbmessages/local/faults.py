@@ -14,7 +14,8 @@ HTTP_FAULTS = {
     "bad_gateway": (502, "Bad gateway: the upstream returned an invalid response (nbmessages fault injection)"),
 }
 STREAM_FAULTS = ("disconnect", "error_event", "malformed", "stall")
-FAULT_NAMES = (*HTTP_FAULTS, *STREAM_FAULTS, "slow_start")
+FAULT_NAMES = (*HTTP_FAULTS, *STREAM_FAULTS, "slow_start", "unavailable")
+TEXT_PARAMS = ("type", "message", "code", "retryable", "fallback")  # the parameters that are not numbers
 DEFAULT_AFTER = 6  # events sent before a mid-stream fault: message_start, ping, a block start, some text
 
 
@@ -52,7 +53,7 @@ def parse_fault(spec: str) -> Fault:
         try:
             fault.number(key, 0.0)
         except ValueError:
-            if key not in ("type", "message"):
+            if key not in TEXT_PARAMS:
                 raise ValueError(f"fault parameter {key!r} must be a number (got {params[key]!r})") from None
     return fault
 

@@ -29,7 +29,7 @@ def answer_seed(body: dict[str, Any]) -> str:
 
 def _base58(digest: bytes, length: int) -> str:
     number = int.from_bytes(digest, "big")
-    chars = []
+    chars: list[str] = []
     while len(chars) < length:
         number, rest = divmod(number, 58)
         chars.append(_ALPHABET[rest])

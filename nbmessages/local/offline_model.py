@@ -162,11 +162,11 @@ def _tool_calls(body: dict[str, Any], seed: str) -> list[Draft]:
 
 
 def _tool_names(body: dict[str, Any]) -> dict[str, str]:
-    names = {}
+    names: dict[str, str] = {}
     for message in body.get("messages") or []:
         for block in blocks_of(message.get("content")):
             if isinstance(block, dict) and block.get("type") == "tool_use":
-                names[block.get("id")] = block.get("name")
+                names[str(block.get("id"))] = str(block.get("name"))
     return names
 
 
@@ -183,7 +183,8 @@ def _after_tools(body: dict[str, Any]) -> str:
     names = _tool_names(body)
     parts = []
     for result in _tool_results(body):
-        name = names.get(result.get("tool_use_id"), result.get("tool_use_id"))
+        use_id = str(result.get("tool_use_id"))
+        name = names.get(use_id, use_id)
         verb = "reported an error" if result.get("is_error") else "returned"
         parts.append(f"The tool `{name}` {verb}:\n\n{quote(_result_text(result.get('content')))}")
     return "\n\n".join(parts) + "\n\nThat is what the tool call gave; the offline model reports it as it came.\n"
@@ -197,7 +198,8 @@ def _first_stop(text: str, stops: list[str]) -> tuple[int, str] | None:
 def _limit(drafts: list[Draft], max_tokens: int | None, stops: list[str]) -> Reply:
     """Apply stop sequences (on text) and the max_tokens budget, in generation order."""
     budget = max_tokens if max_tokens is not None else 1 << 30
-    content, used, thinking_used = [], 0, 0
+    content: list[dict[str, Any]] = []
+    used = thinking_used = 0
     for draft in drafts:
         block, counted, stop = dict(draft.block), draft.counted, None
         if block["type"] == "text":

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..types.rules import MAX_BODY_BYTES
 from .limits import RateLimits
 
 DEFAULT_PACE = 150.0  # tokens per second, about what a mid-size model streams
 DEFAULT_TTFT = 0.3
 DEFAULT_BATCH_DELAY = 2.0
-MAX_BODY_SIZE = 32 * 1024 * 1024  # the API's request size limit
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class ServerConfig:
     pace: float = DEFAULT_PACE
     ttft: float = DEFAULT_TTFT
     key: str | None = None
-    max_body_size: int = MAX_BODY_SIZE
+    max_body_size: int = MAX_BODY_BYTES  # the API's request size limit, unless a test wants a smaller one
     fault: str | None = None
     fault_rate: float = 1.0
     seed: int = 0
@@ -29,6 +29,7 @@ class ServerConfig:
     replay: str | Path | None = None
     record: str | Path | None = None
     upstream: str | None = None
+    credit_limit: float | None = None  # the USD limit /api/v1/key reports (None: no limit)
     batch_delay: float = DEFAULT_BATCH_DELAY  # seconds a Message Batch takes to process
     rpm: float | None = None  # rate limits per minute (None: unlimited), enforced by token buckets
     itpm: float | None = None

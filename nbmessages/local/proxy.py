@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from .cassette import Cassette
 from .envelopes import ApiError
+from .intake import check_auth, read_body, state_of
 from .options import ServerConfig
-from .server import check_auth, read_body, state_of
 
 HOP_HEADERS = {
     "host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -35,7 +35,7 @@ def _replayer(cassette: Cassette):  # noqa: ANN202 - a Starlette endpoint
         body = await read_body(request, config.max_body_size)
         found = cassette.match(request.method, request.url.path, body)
         if found is None:
-            raise ApiError(404, "no recorded interaction matches this request", "not_found_error")
+            raise ApiError(404, "no recorded interaction matches this request")
         response = found["response"]
         return Response(str(response.get("body", "")).encode("utf-8"), status_code=int(response["status"]),
                         headers=dict(response.get("headers") or {}))

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 try:  # the regex parser moved in 3.11; it lets us build a string matching a ``pattern``
-    import re._parser as sre_parse  # type: ignore[import-not-found]
+    import re._parser as sre_parse  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef,unused-ignore]
 
 MAX_DEPTH = 8
 _QUERY_NAMES = {"query", "q", "text", "prompt", "question", "input", "message", "search", "search_query", "content"}

@@ -49,5 +49,6 @@ def cited_results(body: dict[str, Any], question: str, lead: str = "") -> list[d
         blocks.append({"type": "text", "text": f"- {result.get('title') or result.get('source')}: {shown}\n",
                        "citations": [citation]})
     if blocks:
-        blocks.insert(0, {"type": "text", "text": lead + INTRO, "citations": None})
+        intro: dict[str, Any] = {"type": "text", "text": lead + INTRO, "citations": None}
+        blocks.insert(0, intro)
     return blocks

@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sse_starlette import EventSourceResponse
@@ -19,16 +18,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..types.rules import DEFAULT_API_VERSION
 from . import ids
 from .billing import anthropic_usage, openrouter_usage, provider_name
-from .cache import PromptCache
 from .checks import api_version, check_count, check_create
 from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
-from .faults import HTTP_FAULTS, Fault, FaultPlan
+from .faults import HTTP_FAULTS, Fault
+from .intake import Incoming, ServerState, body_request_id, check_auth, incoming, is_openrouter, state_of
 from .limits import HEADER as LIMITS_HEADER
-from .limits import Admission, LimitBook, Refused
+from .limits import Admission, Refused
 from .offline_model import respond
+from .openrouter import availability_fault, metadata_wanted, router_metadata, with_canonical_type
 from .options import ServerConfig
 from .tokens import count_input_tokens
 
@@ -38,93 +39,6 @@ MODELS = (
     ("claude-opus-4-8", "Claude Opus 4.8"), ("claude-sonnet-4-6", "Claude Sonnet 4.6"),
     ("claude-sonnet-4-5", "Claude Sonnet 4.5"), ("claude-haiku-4-5", "Claude Haiku 4.5"), ("nbmessages-offline", "nbmessages offline model"),
 )
-
-
-class ServerState:
-    """What the server remembers between requests: prompt cache, fault counts, open streams."""
-
-    def __init__(self, config: ServerConfig):
-        self.config = config
-        self.cache = PromptCache()
-        self.faults = FaultPlan(config.fault, config.fault_rate, config.seed)
-        self.limits = LimitBook(config.limits)
-        self.active_streams = 0
-        self.requests = 0
-
-
-@dataclass
-class Incoming:
-    """A request that passed auth, size and JSON checks."""
-
-    body: dict[str, Any]
-    openrouter: bool
-    request_id: str
-
-
-def is_openrouter(path: str) -> bool:
-    """Whether ``path`` is on the OpenRouter-style ``/api`` base URL."""
-    return path == "/api" or path.startswith("/api/")
-
-
-def state_of(request: Request) -> ServerState:
-    """The server state behind a request."""
-    return request.app.state.local
-
-
-def body_request_id(request: Request) -> str:
-    """The id in error bodies: ``req_…`` on /v1, the ``gen-…`` id on /api/v1 (as OpenRouter does)."""
-    state = request.scope.get("state", {})
-    return state.get("generation_id") or state.get("request_id") or ids.request_id()
-
-
-def check_auth(request: Request, key: str | None) -> None:
-    """401 unless the server has no key or the request carries it (``x-api-key`` or ``Authorization: Bearer``)."""
-    if key is None:
-        return
-    bearer = request.headers.get("authorization", "")
-    given = request.headers.get("x-api-key") or (bearer[7:].strip() if bearer.lower().startswith("bearer ") else None)
-    if given != key:
-        why = "invalid x-api-key" if given else "missing API key: send x-api-key or Authorization: Bearer"
-        raise ApiError(401, why, "authentication_error")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, or 413 past ``limit`` bytes (the rest is drained, so the client still reads the answer)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        elif size > 4 * limit:  # not worth draining further: answer now
-            break
-    if size > limit:
-        raise ApiError(413, f"request body is too large: over {limit} bytes (the limit)", "request_too_large")
-    return b"".join(chunks)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or a 400 saying why it is not one."""
-    if not raw.strip():
-        raise ApiError(400, "request body is empty; send a JSON object")
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, f"request body must be a JSON object, not a JSON {type(body).__name__}")
-    return body
-
-
-async def incoming(request: Request) -> Incoming:
-    """Auth, size and JSON checks shared by the POST routes."""
-    config = state_of(request).config
-    check_auth(request, config.key)
-    body = parse_body(await read_body(request, config.max_body_size))
-    return Incoming(body, is_openrouter(request.url.path), body_request_id(request))
 
 
 def _header_number(request: Request, name: str, default: float) -> float:
@@ -236,30 +150,69 @@ async def create_message(request: Request) -> Response:
     state = state_of(request)
     got = await incoming(request)
     body, openrouter = got.body, got.openrouter
-    version = api_version(request.headers.get("anthropic-version")) if not openrouter else "2023-06-01"
+    version = api_version(request.headers.get("anthropic-version")) if not openrouter else DEFAULT_API_VERSION
     pace = pace_of(request, state.config)
     check_create(body, anthropic=not openrouter, version=version)
     admission = admit(request, state, body)
     fault = fault_of(request, state, body)
     if fault is not None and fault.name in HTTP_FAULTS:
         raise http_fault(fault)
+    if fault is not None and fault.name == "unavailable":
+        fault = _availability(request, body, fault)
     if fault is not None and fault.name == "slow_start":
         await wait_unless_gone(request, fault.number("seconds", state.config.slow_start))
-    message = build_message(state, body, openrouter)
+    message, headers = _answer(request, state, got, fault) if openrouter else (build_message(state, body, False), {})
     # the offline answer is known whole before it is sent, so the buckets are corrected at once
-    headers = settle(admission, message)
+    headers = {**headers, **settle(admission, message)}
     if body.get("stream"):
         if fault is not None and fault.name == "stall" and "seconds" not in fault.params:
             fault = Fault(fault.name, {**fault.params, "seconds": str(state.config.stall_cap)}, fault.spec)
-        stream = paced_stream(message_events(message), pace, fault, request_id=got.request_id,
+        stream = paced_stream(_events(message), pace, fault, request_id=got.request_id,
                               abort=request.scope["state"]["abort"],
                               comment="OPENROUTER PROCESSING" if openrouter else None)
         return EventSourceResponse(_counted(state, stream), ping=0, sep="\n", headers=headers)
     return await _whole_message(request, message, pace, fault, headers)
 
 
+def _availability(request: Request, body: dict[str, Any], fault: Fault) -> Fault:
+    """An ``unavailable`` fault: an HTTP availability error, or (``after=N`` on a stream) one mid-stream."""
+    if body.get("stream") and "after" in fault.params:
+        return Fault(fault.name, {**fault.params, "model": str(body["model"])}, fault.spec)
+    router = router_metadata(body, provider_name(str(body["model"])), served=False)
+    raise availability_fault(fault, str(body["model"]), router if metadata_wanted(request.headers) else None)
+
+
+def _answer(request: Request, state: ServerState, got: Incoming, fault: Fault | None
+            ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The answer on /api/v1: from the response cache when it holds one, else made (and cached when asked)."""
+    body = got.body
+    found = state.response_cache.lookup(request.headers, got.raw, body, request.url.path)
+    if found is not None and found.entry is not None:
+        message = state.response_cache.hit_message(found.entry)
+        state.generations.add(got.request_id, message, streamed=bool(body.get("stream")),
+                              cache_source=found.entry.source_id)
+        return message, state.response_cache.headers(found)
+    message = build_message(state, body, True)
+    state.generations.add(got.request_id, message, streamed=bool(body.get("stream")))
+    if found is not None and (fault is None or fault.name == "slow_start"):  # only whole answers are cached
+        state.response_cache.store(found, message, got.request_id)
+    if metadata_wanted(request.headers):
+        message["openrouter_metadata"] = router_metadata(body, message["provider"])
+    return message, state.response_cache.headers(found) if found is not None else {}
+
+
+def _events(message: dict[str, Any]) -> list[Any]:
+    """The stream of ``message``; OpenRouter's metadata rides on the terminal ``message_stop``, as documented."""
+    meta = message.pop("openrouter_metadata", None)
+    events = message_events(message)
+    if meta is not None:
+        name, data, tokens = events[-1]
+        events[-1] = (name, {**data, "openrouter_metadata": meta}, tokens)
+    return events
+
+
 async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, fault: Fault | None,
-                         headers: dict[str, str]) -> Response:
+                         headers: dict[str, str] | None = None) -> Response:
     """A non-streaming answer after ttft plus the output's time at pace; stream faults have plain equivalents."""
     if not await wait_unless_gone(request, pace.ttft + pace.delay(message["usage"]["output_tokens"])):
         return Response(status_code=499)
@@ -273,7 +226,7 @@ async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, 
     if name == "malformed":
         text = json.dumps(message, ensure_ascii=False)
         return Response(text[: len(text) // 2], media_type="application/json")
-    if name == "stall":
+    if name == "stall" and fault is not None:
         await wait_unless_gone(request, fault.number("seconds", state_of(request).config.stall_cap))
         raise ApiError(504, "the request stalled and timed out (nbmessages fault injection)")
     return JSONResponse(message, headers=headers)
@@ -282,7 +235,7 @@ async def _whole_message(request: Request, message: dict[str, Any], pace: Pace, 
 async def count_tokens(request: Request) -> Response:
     """``POST /v1/messages/count_tokens``: the same count as usage, without touching the cache."""
     got = await incoming(request)
-    version = api_version(request.headers.get("anthropic-version")) if not got.openrouter else "2023-06-01"
+    version = api_version(request.headers.get("anthropic-version")) if not got.openrouter else DEFAULT_API_VERSION
     check_count(got.body, anthropic=not got.openrouter, version=version)
     fault = fault_of(request, state_of(request), got.body)
     if fault is not None and fault.name in HTTP_FAULTS:
@@ -299,8 +252,22 @@ async def list_models(request: Request) -> Response:
     return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
 
 
+async def key_info(request: Request) -> Response:
+    """``GET /api/v1/key``: the key's limit and what this server billed (OpenRouter's credits)."""
+    check_auth(request, state_of(request).config.key)
+    return JSONResponse(state_of(request).generations.key())
+
+
+async def generation(request: Request) -> Response:
+    """``GET /api/v1/generation?id=gen-…``: one answered call's record, its total_cost included."""
+    check_auth(request, state_of(request).config.key)
+    return JSONResponse(state_of(request).generations.get(request.query_params.get("id")))
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if is_openrouter(request.url.path):
+        exc = with_canonical_type(exc)
     return error_response(exc, body_request_id(request))
 
 
@@ -330,6 +297,9 @@ def api_routes(handlers: dict[str, Callable[[Request], Awaitable[Response]]]) ->
             Route(f"{prefix}/messages/count_tokens", handlers["count"], methods=["POST"]),
             Route(f"{prefix}/models", handlers["models"], methods=["GET"]),
         ]
+    if "key" in handlers:
+        routes += [Route("/api/v1/key", handlers["key"], methods=["GET"]),
+                   Route("/api/v1/generation", handlers["generation"], methods=["GET"])]
     return routes
 
 
@@ -342,9 +312,10 @@ def create_app(config: ServerConfig) -> LocalApp:
     else:
         from .batches import batch_routes  # it imports this module
 
-        routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models}) + batch_routes()
+        routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models,
+                             "key": key_info, "generation": generation}) + batch_routes()
     handlers = {ApiError: _api_error, HTTPException: _http_error, Exception: _crash}
-    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=handlers)
     state = ServerState(config)
     app.state.local = state
     return LocalApp(app, state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +38,15 @@ class LiveCall:
     """Runs a request through the tool loop, rendering each step and the live stream in one display."""
 
     def __init__(self, client: Any, request: Request, *, stream: bool = True, chat: str | None = None,
-                 max_rounds: int = DEFAULT_MAX_ITERATIONS, display: LiveDisplay | None = None) -> None:
+                 max_rounds: int = DEFAULT_MAX_ITERATIONS, display: LiveDisplay | None = None,
+                 hint: Callable[[BaseException], str | None] | None = None,
+                 call_options: dict[str, Any] | None = None) -> None:
         self.client = client
+        self.hint = hint  # the front end's own hint for an error, shown after the error's
         self.request = request
         self.live = display or LiveDisplay()
         self.turn = Turn(client, request, stream=stream, on_step=self._on_step, on_event=self._on_event,
-                         max_iterations=max_rounds, chat=chat)
+                         max_iterations=max_rounds, chat=chat, **(call_options or {}))  # e.g. openrouter_cache
         self.outcome = Outcome()
 
     @property
@@ -103,10 +107,11 @@ class LiveCall:
         usage: Usage | None = None
         cost: float | None = None
         profile = self.client.profile.name
-        host = getattr(getattr(self.client, "_settings", None), "base_host", None)
+        host = self.client.base_host
         for m in messages:
             usage = add_usage(usage, m.usage)
-            cost = add_cost(cost, price(m.usage, m.model, profile, host))
+            hit = m.response_cache is not None and m.response_cache.hit
+            cost = add_cost(cost, price(m.usage, m.model, profile, host, cache_hit=hit))
         final = out.final
         return Status(
             provider=(final.provider if final is not None else None) or profile,
@@ -117,5 +122,7 @@ class LiveCall:
             max_tokens=self.request.max_tokens,
             interrupted=out.interrupted,
             error=out.error,
+            error_hint=self.hint(out.error) if self.hint is not None and out.error is not None else None,
             notes=out.loop.notes() if out.loop is not None else [],
+            response_cache=final.response_cache if final is not None else None,
         )

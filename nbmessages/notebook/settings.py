@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
-from ..types.params import Effort
+from ..types.rules import EFFORTS, MIN_THINKING_BUDGET
 
 THINKING_DISPLAY_FIXED = ("claude-3",)  # models that show full thinking and take no `display` choice
 DEFAULT_THINKING_BUDGET = 2048
@@ -79,7 +79,7 @@ def parse_thinking(text: str) -> int | str:
         return text
     if text.isdigit():
         return int(text)
-    raise ValueError(f"--thinking {text}: give a token budget (1024 or more) or 'adaptive'")
+    raise ValueError(f"--thinking {text}: give a token budget ({MIN_THINKING_BUDGET} or more) or 'adaptive'")
 
 
 def thinking_text(value: Any) -> str:
@@ -131,11 +131,12 @@ ROWS: tuple[Setting, ...] = (
             bounds=(0, 1, 0.01), initial=0.95, field="top_p"),
     Setting("top_k", "sample from the top K tokens only", int, flags=("--top-k",), widget="number",
             section="Sampling", bounds=(1, 1000, 1), initial=40, field="top_k"),
-    Setting("thinking", "extended thinking: a token budget (>= 1024) or 'adaptive'", flags=("--thinking",),
+    Setting("thinking", f"extended thinking: a token budget (>= {MIN_THINKING_BUDGET}) or 'adaptive'",
+            flags=("--thinking",),
             metavar="BUDGET", widget="toggle", section="Thinking, effort, stops",
-            bounds=(1024, 1_000_000, 1), initial=DEFAULT_THINKING_BUDGET, field="thinking", encode=thinking_config,
+            bounds=(MIN_THINKING_BUDGET, 1_000_000, 1), initial=DEFAULT_THINKING_BUDGET, field="thinking", encode=thinking_config,
             from_text=parse_thinking, to_text=thinking_text),
-    Setting("effort", "how much effort the model spends (output_config.effort)", choices=get_args(Effort),
+    Setting("effort", "how much effort the model spends (output_config.effort)", choices=EFFORTS,
             flags=("--effort",), widget="choice", section="Thinking, effort, stops", field="output_config.effort"),
     Setting("stop_sequences", "a stop sequence (repeatable)", flags=("--stop",), metavar="TEXT", many="repeat",
             widget="tags", section="Thinking, effort, stops", field="stop_sequences", aliases=("stop",)),

@@ -148,7 +148,7 @@ def run_now(coro: Coroutine[Any, Any, T]) -> T:
         while coro.send(None) is None:  # a bare yield (``asyncio.sleep(0)``) only lets others run: go on
             pass
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
     coro.close()
     raise RuntimeError("this turn waited on the event loop (an async client or send): use `await turn.run()`")
 
@@ -203,7 +203,7 @@ class Turn:
         if self.live is None:
             return None
         try:
-            return self.live.current_message_snapshot  # type: ignore[no-any-return]
+            return self.live.current_message_snapshot
         except ValueError:  # an interrupt mid-event can leave a block half-built
             return None
 

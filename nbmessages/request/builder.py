@@ -59,6 +59,16 @@ class Request(MessageCreateParams):
             new._output_type = self._output_type
         return new
 
+    @property
+    def call_meta(self) -> dict[str, Any]:
+        """What the call notes beside this request, never sent: ``chat``, ``tags`` and per-call options (``openrouter``)."""
+        return self._call_meta
+
+    def mark_call(self, chat: str | None = None, tags: dict[str, str] | None = None, **more: Any) -> Request:
+        """Note the chat name, tags and other facts of this request's call (never sent); returns the request."""
+        self._call_meta = {"chat": chat, "tags": tags, **more}
+        return self
+
     def streamed(self, stream: bool = True) -> Request:
         """This request with ``stream`` set (``None`` when off); a plain copy: nothing else needs validating again."""
         if bool(self.stream) == stream:

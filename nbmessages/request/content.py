@@ -13,24 +13,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, Field, create_model
 
 from ..types import RequestValidationError
-
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-)
-
-
-def sniff_media_type(data: bytes) -> str | None:
-    """The media type of image or PDF bytes, from their first bytes."""
-    for magic, media_type in _SIGNATURES:
-        if data.startswith(magic):
-            return media_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+from ..types.blocks import sniff_media_type
 
 
 def _is_url(value: str) -> bool:
@@ -104,11 +87,12 @@ def tool_from_function(fn: Callable[..., Any]) -> dict[str, Any]:
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (hints.get(pname, Any), Field(default, description=arg_docs.get(pname)))
-    schema = create_model(f"{name}_input", **fields).model_json_schema()
-    schema.pop("title", None)
-    for prop in schema.get("properties", {}).values():
+    arguments = create_model(f"{name}_input", **fields)
+    input_schema = arguments.model_json_schema()
+    input_schema.pop("title", None)
+    for prop in input_schema.get("properties", {}).values():
         prop.pop("title", None)
-    tool: dict[str, Any] = {"name": name, "input_schema": schema}
+    tool: dict[str, Any] = {"name": name, "input_schema": input_schema}
     if summary:
         tool["description"] = summary
     return tool

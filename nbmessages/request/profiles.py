@@ -7,19 +7,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..types import (
+from ..types import MessageCreateParams, RequestValidationError
+from ..types.plugins import plugin_notes
+from ..types.rules import (
     ANTHROPIC_ONLY_FIELDS,
-    KNOWN_PLUGINS,
+    ANTHROPIC_SERVICE_TIERS,
     OPENROUTER_ONLY_FIELDS,
-    SAMPLING_FIELDS,
-    MessageCreateParams,
-    RequestValidationError,
+    OPENROUTER_SERVICE_TIERS,
+    REMOVED_FIELDS,
+    RESTRICTED_VERSIONS,
+    version_problems,
 )
 from .batches import AnthropicBatches, OpenRouterBatches
-
-ANTHROPIC_VERSIONS = ("2023-06-01", "2026-10-21")
-DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,27 @@ class Profile:
     fields_dropped: tuple[str, ...] = ()  # sent by other backends only: dropped here with a warning
     service_tiers: tuple[str, ...] | None = None  # None: any value the types accept
     extra_headers: dict[str, str] = field(default_factory=dict)
+    applies_version_rules: bool = True  # False: the backend ignores anthropic-version and what it removes
+    hosts: tuple[str, ...] = ()  # host names (and their subdomains) that are this backend
+    base_path: str | None = None  # a base URL path that means this backend wherever it is hosted
+    key_prefix: str | None = None  # the prefix that marks this backend's keys
+    price_provider: str | None = None  # genai-prices provider id of its bills; None: guess from the model
+    provider_label: str | None = None  # who answers, when the response does not say (a single-vendor API)
+    simulated: bool = False  # the offline model answers: calls cost nothing real
+    # OpenRouter's extensions, one capability each (sent only where True; see client/openrouter.py)
+    app_attribution: bool = False  # HTTP-Referer, X-OpenRouter-Title, X-OpenRouter-Categories
+    response_caching: bool = False  # X-OpenRouter-Cache, -TTL, -Clear; HITs are free
+    router_metadata: bool = False  # X-OpenRouter-Metadata: enabled → openrouter_metadata
+    account_api: bool = False  # GET /v1/key and /v1/generation under the base URL
     batches: AnthropicBatches | OpenRouterBatches | None = AnthropicBatches()  # its Message Batches API, if any
+
+    def serves(self, base_url: str) -> bool:
+        """Whether ``base_url`` is this backend, by its host or its base path."""
+        parts = urlsplit(base_url if "//" in base_url else f"//{base_url}")
+        host = (parts.hostname or "").lower()
+        if any(host == h or host.endswith("." + h) for h in self.hosts):
+            return True
+        return self.base_path is not None and parts.path.rstrip("/").endswith(self.base_path)
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         """The headers that carry the key."""
@@ -55,11 +74,12 @@ class Profile:
             problems.append(
                 ("service_tier", f"{params.service_tier!r} is not accepted by {self.name}; allowed: {allowed}")
             )
-        if version == "2026-10-21" and self.name != "openrouter":
-            problems += _version_2026_problems(params)
-        for i, plugin in enumerate(params.plugins or ()):
-            if plugin.id not in KNOWN_PLUGINS:
-                warnings.warn(f"plugins[{i}].id: {plugin.id!r} is not a plugin nbmessages knows", stacklevel=4)
+        if self.applies_version_rules and version in RESTRICTED_VERSIONS:
+            problems += version_problems(version, _version_relevant(params))
+        if params.plugins and "plugins" not in self.fields_dropped:
+            has_schema = params.output_config is not None and params.output_config.format is not None
+            for key, note in plugin_notes(params.plugins, bool(params.stream), has_schema):
+                _note_once(self.name, key, note)
         if problems:
             raise RequestValidationError(problems)
 
@@ -88,23 +108,16 @@ def _warn_once(profile: str, name: str) -> None:
     )
 
 
-def _version_2026_problems(params: MessageCreateParams) -> list[tuple[str, str]]:
-    problems = [
-        (name, "was removed in anthropic-version 2026-10-21; drop it, or choose anthropic_version='2023-06-01'")
-        for name in SAMPLING_FIELDS
-        if getattr(params, name) is not None
-    ]
-    for i, message in enumerate(params.messages):
-        for j, block in enumerate(message.content if isinstance(message.content, list) else ()):
-            if block.type == "document" and message.role == "assistant":
-                problems.append(
-                    (f"messages[{i}].content[{j}]", "a document block cannot be in an assistant message (2026-10-21)")
-                )
-            if message.role == "user" and block.type == "text" and getattr(block, "citations", None):
-                problems.append(
-                    (f"messages[{i}].content[{j}].citations", "citations on user text are refused by 2026-10-21")
-                )
-    return problems
+def _note_once(profile: str, key: str, note: str) -> None:
+    if (profile, key) not in _warned:
+        _warned.add((profile, key))
+        warnings.warn(f"{note} (warned once)", UserWarning, stacklevel=5)
+
+
+def _version_relevant(params: MessageCreateParams) -> dict[str, Any]:
+    """The parts of a request that API versions have rules about, as JSON-like data."""
+    fields = {"messages", *(name for names in REMOVED_FIELDS.values() for name in names)}
+    return params.model_dump(include=fields, exclude_none=True, by_alias=True)
 
 
 ANTHROPIC = Profile(
@@ -114,7 +127,10 @@ ANTHROPIC = Profile(
     base_url_env=("ANTHROPIC_BASE_URL",),
     auth="x-api-key",
     fields_dropped=OPENROUTER_ONLY_FIELDS,
-    service_tiers=("auto", "standard_only"),
+    service_tiers=ANTHROPIC_SERVICE_TIERS,
+    hosts=("anthropic.com",),
+    price_provider="anthropic",
+    provider_label="Anthropic",
 )
 OPENROUTER = Profile(
     "openrouter",
@@ -123,8 +139,17 @@ OPENROUTER = Profile(
     base_url_env=("OPENROUTER_BASE_URL",),
     auth="bearer",
     fields_dropped=ANTHROPIC_ONLY_FIELDS,
-    service_tiers=("flex", "priority", "fast", "default"),
+    service_tiers=OPENROUTER_SERVICE_TIERS,
     batches=OpenRouterBatches(),
+    applies_version_rules=False,
+    hosts=("openrouter.ai",),
+    base_path="/api",
+    key_prefix="sk-or-",
+    price_provider="openrouter",
+    app_attribution=True,
+    response_caching=True,
+    router_metadata=True,
+    account_api=True,
 )
 # the embedded server's /v1 answers like Anthropic's API, so it gets Anthropic's field rules
 LOCAL = Profile(
@@ -132,7 +157,8 @@ LOCAL = Profile(
     key_env=("NBMESSAGES_API_KEY",),
     auth="both",
     fields_dropped=OPENROUTER_ONLY_FIELDS,
-    service_tiers=("auto", "standard_only"),
+    service_tiers=ANTHROPIC_SERVICE_TIERS,
+    simulated=True,
 )
 # Anthropic-format servers (LiteLLM, vLLM, llama.cpp's): OpenRouter's extras mean nothing there
 COMPATIBLE = Profile(
@@ -156,11 +182,18 @@ def get_profile(profile: str | Profile) -> Profile:
 
 
 def guess_profile(base_url: str) -> Profile:
-    """The profile a base URL implies: OpenRouter's host or an ``/api`` path, Anthropic's host, else compatible."""
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "").lower()
-    if host.endswith("openrouter.ai") or parts.path.rstrip("/").endswith("/api"):
-        return OPENROUTER
-    if host.endswith("anthropic.com"):
-        return ANTHROPIC
-    return COMPATIBLE
+    """The profile a base URL implies: the first named backend that serves it, else compatible."""
+    return next((p for p in (OPENROUTER, ANTHROPIC) if p.serves(base_url)), COMPATIBLE)
+
+
+def profile_for_key(key: str) -> Profile:
+    """The backend a key belongs to, from its prefix (Anthropic's when no prefix says otherwise)."""
+    return next((p for p in PROFILES.values() if p.key_prefix and key.startswith(p.key_prefix)), ANTHROPIC)
+
+
+def profile_of(name: str | None, base_host: str | None = None) -> Profile | None:
+    """The known profile a recorded call stands for: by its profile name, else by the host it went to."""
+    known = PROFILES.get(name or "")
+    if known is not None and known.hosts:  # a backend with a home of its own: the name says it all
+        return known
+    return next((p for p in PROFILES.values() if base_host and p.hosts and p.serves(base_host)), known)

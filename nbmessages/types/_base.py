@@ -47,5 +47,7 @@ def type_tag(known: Iterable[str], fallback: str = "unknown") -> Callable[[Any],
 
 def tagged(fallback: str = "unknown", tag: Callable[[Any], str] | None = None, **members: Any) -> Any:
     """An open discriminated union over ``type``: ``tagged(text=TextBlock, unknown=UnknownBlock)``."""
-    options = tuple(Annotated[cls, Tag(name)] for name, cls in members.items())
-    return Annotated[Union[options], Discriminator(tag or type_tag(members, fallback))]  # noqa: UP007
+    # tags are bracketed in error locations, so a tag never reads as a field of the data ("text" of a text block)
+    options = tuple(Annotated[cls, Tag(f"<{name}>")] for name, cls in members.items())
+    choose = tag or type_tag(members, fallback)
+    return Annotated[Union[options], Discriminator(lambda value: f"<{choose(value)}>")]  # noqa: UP007

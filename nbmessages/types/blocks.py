@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._base import OpenParamModel, ParamModel, WireModel, tagged
 
@@ -38,11 +38,50 @@ class _Base64Data(ParamModel):
         return _check_base64(value)
 
 
-class Base64ImageSource(_Base64Data):
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+_PDF_HEADER_WITHIN = 1024  # readers accept the %PDF- header anywhere in the first kilobyte
+
+
+def sniff_media_type(data: bytes) -> str | None:
+    """The media type of image or PDF bytes, from their magic numbers."""
+    for magic, media_type in _SIGNATURES:
+        if data.startswith(magic):
+            return media_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if b"%PDF-" in data[:_PDF_HEADER_WITHIN]:
+        return "application/pdf"
+    return None
+
+
+def _head(data: str) -> bytes:
+    """The first kilobyte or so of base64 data, decoded (the rest is never decoded twice)."""
+    return base64.b64decode(data[: (_PDF_HEADER_WITHIN // 3 + 1) * 4])
+
+
+class _SniffedData(_Base64Data):
+    media_type: str
+
+    @model_validator(mode="after")
+    def _bytes_match_media_type(self) -> _SniffedData:
+        found = sniff_media_type(_head(self.data))
+        if found != self.media_type:
+            what = f"{found} bytes" if found else f"bytes that are not {self.media_type} (no magic number)"
+            raise ValueError(f"media_type is {self.media_type!r} but the data holds {what}")
+        return self
+
+
+class Base64ImageSource(_SniffedData):
     media_type: Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
 
 
-class Base64PDFSource(_Base64Data):
+class Base64PDFSource(_SniffedData):
     media_type: Literal["application/pdf"] = "application/pdf"
 
 
@@ -67,11 +106,17 @@ class ContentSource(ParamModel):
     content: str | list[Any]
 
 
-ImageSource = tagged(fallback="invalid", base64=Base64ImageSource, url=URLSource, file=FileSource)
-DocumentSource = tagged(
-    fallback="invalid", base64=Base64PDFSource, url=URLSource, file=FileSource, text=PlainTextSource,
-    content=ContentSource,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ImageSource = Base64ImageSource | URLSource | FileSource
+else:
+    ImageSource = tagged(fallback="invalid", base64=Base64ImageSource, url=URLSource, file=FileSource)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    DocumentSource = Base64PDFSource | URLSource | FileSource | PlainTextSource | ContentSource
+else:
+    DocumentSource = tagged(
+        fallback="invalid", base64=Base64PDFSource, url=URLSource, file=FileSource, text=PlainTextSource,
+        content=ContentSource,
+    )
 
 
 class Citation(WireModel):
@@ -142,10 +187,15 @@ class RedactedThinkingBlockParam(BlockParam):
     data: str
 
 
-ToolResultContent = tagged(
-    fallback="unknown", text=TextBlockParam, image=ImageBlockParam, document=DocumentBlockParam,
-    search_result=SearchResultBlockParam, unknown=BlockParam,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ToolResultContent = (
+        TextBlockParam | ImageBlockParam | DocumentBlockParam | SearchResultBlockParam | BlockParam
+    )
+else:
+    ToolResultContent = tagged(
+        fallback="unknown", text=TextBlockParam, image=ImageBlockParam, document=DocumentBlockParam,
+        search_result=SearchResultBlockParam, unknown=BlockParam,
+    )
 
 
 class ToolResultBlockParam(BlockParam):
@@ -155,19 +205,26 @@ class ToolResultBlockParam(BlockParam):
     is_error: bool | None = None
 
 
-ContentBlockParam = tagged(
-    fallback="unknown",
-    text=TextBlockParam,
-    image=ImageBlockParam,
-    document=DocumentBlockParam,
-    search_result=SearchResultBlockParam,
-    tool_use=ToolUseBlockParam,
-    server_tool_use=ServerToolUseBlockParam,
-    tool_result=ToolResultBlockParam,
-    thinking=ThinkingBlockParam,
-    redacted_thinking=RedactedThinkingBlockParam,
-    unknown=BlockParam,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ContentBlockParam = (
+        TextBlockParam | ImageBlockParam | DocumentBlockParam | SearchResultBlockParam
+        | ToolUseBlockParam | ServerToolUseBlockParam | ToolResultBlockParam | ThinkingBlockParam
+        | RedactedThinkingBlockParam | BlockParam
+    )
+else:
+    ContentBlockParam = tagged(
+        fallback="unknown",
+        text=TextBlockParam,
+        image=ImageBlockParam,
+        document=DocumentBlockParam,
+        search_result=SearchResultBlockParam,
+        tool_use=ToolUseBlockParam,
+        server_tool_use=ServerToolUseBlockParam,
+        tool_result=ToolResultBlockParam,
+        thinking=ThinkingBlockParam,
+        redacted_thinking=RedactedThinkingBlockParam,
+        unknown=BlockParam,
+    )
 
 
 # Response blocks: every field a server adds is kept (WireModel), unknown block types too.
@@ -228,13 +285,19 @@ SERVER_TOOL_RESULT_TYPES = (
     "openrouter_tool_search_result",
 )
 
-ResponseContentBlock = tagged(
-    fallback="unknown",
-    text=TextBlock,
-    thinking=ThinkingBlock,
-    redacted_thinking=RedactedThinkingBlock,
-    tool_use=ToolUseBlock,
-    server_tool_use=ServerToolUseBlock,
-    **dict.fromkeys(SERVER_TOOL_RESULT_TYPES, ServerToolResultBlock),
-    unknown=ContentBlock,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ResponseContentBlock = (
+        TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock | ServerToolUseBlock
+        | ServerToolResultBlock | ContentBlock
+    )
+else:
+    ResponseContentBlock = tagged(
+        fallback="unknown",
+        text=TextBlock,
+        thinking=ThinkingBlock,
+        redacted_thinking=RedactedThinkingBlock,
+        tool_use=ToolUseBlock,
+        server_tool_use=ServerToolUseBlock,
+        **dict.fromkeys(SERVER_TOOL_RESULT_TYPES, ServerToolResultBlock),
+        unknown=ContentBlock,
+    )

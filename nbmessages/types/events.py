@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -46,11 +46,17 @@ class UnknownDelta(WireModel):
     type: str
 
 
-Delta = tagged(
-    text_delta=TextDelta, input_json_delta=InputJSONDelta, thinking_delta=ThinkingDelta,
-    signature_delta=SignatureDelta, citations_delta=CitationsDelta, compaction_delta=CompactionDelta,
-    unknown=UnknownDelta,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    Delta = (
+        TextDelta | InputJSONDelta | ThinkingDelta | SignatureDelta | CitationsDelta | CompactionDelta
+        | UnknownDelta
+    )
+else:
+    Delta = tagged(
+        text_delta=TextDelta, input_json_delta=InputJSONDelta, thinking_delta=ThinkingDelta,
+        signature_delta=SignatureDelta, citations_delta=CitationsDelta, compaction_delta=CompactionDelta,
+        unknown=UnknownDelta,
+    )
 
 
 class MessageStartEvent(WireModel):
@@ -108,12 +114,18 @@ class UnknownEvent(WireModel):
     type: str
 
 
-StreamEvent = tagged(
-    message_start=MessageStartEvent, content_block_start=ContentBlockStartEvent,
-    content_block_delta=ContentBlockDeltaEvent, content_block_stop=ContentBlockStopEvent,
-    message_delta=MessageDeltaEvent, message_stop=MessageStopEvent, ping=PingEvent, error=ErrorEvent,
-    unknown=UnknownEvent,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    StreamEvent = (
+        MessageStartEvent | ContentBlockStartEvent | ContentBlockDeltaEvent | ContentBlockStopEvent
+        | MessageDeltaEvent | MessageStopEvent | PingEvent | ErrorEvent | UnknownEvent
+    )
+else:
+    StreamEvent = tagged(
+        message_start=MessageStartEvent, content_block_start=ContentBlockStartEvent,
+        content_block_delta=ContentBlockDeltaEvent, content_block_stop=ContentBlockStopEvent,
+        message_delta=MessageDeltaEvent, message_stop=MessageStopEvent, ping=PingEvent, error=ErrorEvent,
+        unknown=UnknownEvent,
+    )
 
 EVENT_TYPES = (
     "message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",

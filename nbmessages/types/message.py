@@ -80,6 +80,7 @@ class Message(WireModel):
     provider: str | None = None
     openrouter_metadata: dict[str, Any] | None = None
     _parsed_output: Any = PrivateAttr(default=None)
+    _response_cache: Any = PrivateAttr(default=None)
 
     @property
     def text(self) -> str:
@@ -95,6 +96,26 @@ class Message(WireModel):
     def parsed_output(self) -> Any:
         """The structured output parsed into the requested type (set when the request asked for one)."""
         return self._parsed_output
+
+    def keep_parsed_output(self, value: Any) -> None:
+        """Keep the structured output parsed from this message (the client does, when the request asked for one)."""
+        self._parsed_output = value
+
+    @property
+    def response_cache(self) -> Any:
+        """OpenRouter's response-cache facts of this answer (a ResponseCache: ``hit``, age, TTL), or None."""
+        return self._response_cache
+
+    def note_response_cache(self, cache: Any) -> None:
+        """Attach the response-cache facts read from the answer's headers (the client does this)."""
+        self._response_cache = cache
+
+    @property
+    def router(self) -> Any:
+        """``openrouter_metadata`` typed (a RouterMetadata), or None when the call did not ask for it."""
+        from .openrouter import RouterMetadata
+
+        return RouterMetadata.model_validate(self.openrouter_metadata) if self.openrouter_metadata else None
 
     def to_param(self) -> dict[str, Any]:
         """This message as an assistant turn of a later request, its blocks replayed unchanged."""

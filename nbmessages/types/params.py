@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._base import OpenParamModel, ParamModel, tagged
 from .blocks import CacheControl, ContentBlockParam, TextBlockParam
+from .plugins import check_plugin
 
 MAX_ID_LENGTH = 128
 """Longest ``user`` / ``session_id`` accepted (the seed's limit; OpenRouter itself now takes 256)."""
@@ -72,7 +73,10 @@ def _tool_tag(value: Any) -> str:
     return "custom" if get("type") in (None, "custom") else "server"
 
 
-Tool = tagged(tag=_tool_tag, custom=CustomTool, server=ServerTool)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    Tool = CustomTool | ServerTool
+else:
+    Tool = tagged(tag=_tool_tag, custom=CustomTool, server=ServerTool)
 
 
 class ToolChoiceAuto(ParamModel):
@@ -95,9 +99,12 @@ class ToolChoiceNone(ParamModel):
     type: Literal["none"] = "none"
 
 
-ToolChoice = tagged(
-    fallback="invalid", auto=ToolChoiceAuto, any=ToolChoiceAny, tool=ToolChoiceTool, none=ToolChoiceNone
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    ToolChoice = ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone
+else:
+    ToolChoice = tagged(
+        fallback="invalid", auto=ToolChoiceAuto, any=ToolChoiceAny, tool=ToolChoiceTool, none=ToolChoiceNone
+    )
 
 
 class BlockBinding(ParamModel):
@@ -126,10 +133,13 @@ class ThinkingBetweenTools(ParamModel):
     type: Literal["between_tools"] = "between_tools"
 
 
-Thinking = tagged(
-    fallback="invalid", enabled=ThinkingEnabled, adaptive=ThinkingAdaptive, disabled=ThinkingDisabled,
-    between_tools=ThinkingBetweenTools,
-)
+if TYPE_CHECKING:  # the type checker sees the plain union; pydantic gets the open, tagged one
+    Thinking = ThinkingEnabled | ThinkingAdaptive | ThinkingDisabled | ThinkingBetweenTools
+else:
+    Thinking = tagged(
+        fallback="invalid", enabled=ThinkingEnabled, adaptive=ThinkingAdaptive, disabled=ThinkingDisabled,
+        between_tools=ThinkingBetweenTools,
+    )
 
 
 class JsonSchemaFormat(ParamModel):
@@ -199,7 +209,7 @@ Quantization = Literal[
 
 
 class ProviderPreferences(ParamModel):
-    """OpenRouter provider routing: every documented key."""
+    """OpenRouter provider routing: exactly the published schema's keys (it forbids any other)."""
 
     order: list[str] | None = None
     only: list[str] | None = None
@@ -214,21 +224,19 @@ class ProviderPreferences(ParamModel):
     max_price: MaxPrice | None = None
     preferred_max_latency: float | Percentiles | None = None
     preferred_min_throughput: float | Percentiles | None = None
-    options: dict[str, dict[str, Any]] | None = None
-
-
-KNOWN_PLUGINS = (
-    "web", "web-fetch", "file-parser", "response-healing", "context-compression", "moderation",
-    "auto-router", "auto-beta-router", "pareto-router", "fusion", "switchyard-router", "jev-router",
-    "alignment", "armor",
-)
 
 
 class Plugin(OpenParamModel):
-    """An OpenRouter plugin: ``{"id": ..., **settings}`` (the list of ids is open)."""
+    """An OpenRouter plugin: ``{"id": ..., **settings}``, checked against the documented ids and fields."""
 
     id: str = Field(min_length=1)
     enabled: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _documented(cls, value: Any) -> Any:
+        check_plugin(value)
+        return value
 
 
 class Trace(OpenParamModel):
@@ -301,10 +309,3 @@ class MessageCreateParams(ParamModel):
             raise ValueError("must be a list of non-empty model slugs")
         return value
 
-
-OPENROUTER_ONLY_FIELDS = (
-    "provider", "plugins", "models", "fallbacks", "user", "session_id", "trace", "safeguards",
-    "stop_server_tools_when", "deferred_tools", "route",
-)
-ANTHROPIC_ONLY_FIELDS = ("container", "diagnostics", "inference_geo")
-SAMPLING_FIELDS = ("temperature", "top_p", "top_k")

@@ -12,16 +12,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import request_checks
+from .explained import Explained
 from .params import (
     MAX_CACHE_BREAKPOINTS,
     MessageCreateParams,
+    ProviderPreferences,
 )
 
 Problem = tuple[str, str]
 
 
-class RequestValidationError(ValueError):
+class RequestValidationError(Explained, ValueError):
     """A request that cannot be sent; ``problems`` holds ``(field path, what is wrong and allowed)``."""
+
+    title = "Invalid request (not sent)"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
@@ -50,6 +55,8 @@ def _walk_loc(loc: tuple[Any, ...], data: Any) -> tuple[str, Any, bool]:
     """The user-facing path of a pydantic location: union tags, absent from the data, are skipped."""
     path, node, found = "", data, True
     for key in loc:
+        if isinstance(key, str) and key.startswith("<"):
+            continue  # a union member's tag (see tagged()): not part of the user's data
         if isinstance(node, dict) and key in node:
             path, node = join_path(path, key), node[key]
         elif isinstance(node, (list, tuple)) and isinstance(key, int) and key < len(node):
@@ -65,13 +72,15 @@ def _field_names(model_fields: dict[str, Any]) -> list[str]:
 
 
 def _message(err: dict[str, Any], value: Any, found: bool) -> str:
-    kind, msg = err["type"], err["msg"]
+    kind, msg = str(err["type"]), str(err["msg"])
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
         return "is required"
     if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return msg
+        expected = str((err.get("ctx") or {}).get("expected_tags", "")).replace("<", "").replace(">", "")
+        got = value.get("type") if isinstance(value, dict) else value
+        return f"type {got!r} is not allowed here; use one of {expected}" if expected else msg
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     shown = repr(value)
@@ -85,7 +94,7 @@ def problems_from_pydantic(exc: ValidationError, data: Any) -> list[Problem]:
     walked = []
     for err in exc.errors(include_url=False):
         path, value, found = _walk_loc(err["loc"], data)
-        walked.append((path.count(".") + path.count("["), path, _message(err, value, found), err))
+        walked.append((path.count(".") + path.count("["), path, _message(dict(err), value, found), err))
     deepest: dict[str, int] = {}
     for depth, path, _, _err in walked:
         root = _root_of(path)
@@ -113,6 +122,11 @@ def _unknown_field_message(path: str, data: Any) -> str:
         hint = difflib.get_close_matches(name, allowed, n=1)
         did_you = f"; did you mean {hint[0]!r}?" if hint else ""
         return f"unknown field{did_you} Send fields the API documents later through extra_body."
+    if path.startswith("provider.") and path.count(".") == 1:  # OpenRouter's schema forbids any other key
+        allowed = _field_names(ProviderPreferences.model_fields)
+        hint = difflib.get_close_matches(name, allowed, n=1)
+        did_you = f"did you mean {hint[0]!r}? " if hint else ""
+        return f"not in OpenRouter's published provider preferences; {did_you}allowed: {', '.join(allowed)}"
     return "unknown field (not part of this object's schema)"
 
 
@@ -134,6 +148,10 @@ def semantic_problems(p: MessageCreateParams) -> Iterator[Problem]:
     yield from _tool_problems(p)
     yield from _turn_problems(p)
     yield from _cache_problems(p)
+    yield from request_checks.block_problems(p)
+    yield from request_checks.tool_pairing_problems(p)
+    yield from request_checks.schema_problems(p)
+    yield from request_checks.model_problems(p)
     if p.models is not None and p.fallbacks is not None:
         yield "fallbacks", "cannot be combined with models; use one of them"
 

@@ -7,8 +7,13 @@ from collections.abc import Callable
 from IPython.core.error import UsageError
 
 from ...client.config import configured_keys
+from ...client.errors import AuthenticationError
+from ...ledger.budget import BudgetExceededError
+from ...ledger.money import usd
 from ...request.profiles import PROFILES
-from ..render import IPythonPublisher
+from ...types.redact import is_secret_header, masked, remember
+from ..render import IPythonPublisher, escape_dollars
+from .options import openrouter_cache
 from .session import Session
 
 HELP = """%nbmessages                 status: model, profile, max tokens, budget, keys configured, chats
@@ -20,15 +25,30 @@ HELP = """%nbmessages                 status: model, profile, max tokens, budget
 %nbmessages header NAME V   an extra HTTP header on every request ('off' to drop it)
 %nbmessages retries N       retries on rate limits, overload and server errors
 %nbmessages keys            which key variables are set (never their values)
+%nbmessages credits         OpenRouter: the key's credit limit, usage and what remains
+%nbmessages openrouter_cache on|off|TTL   OpenRouter: response cache for every call (TTL in seconds)
+%nbmessages router_metadata on|off        OpenRouter: ask for the router's metadata (shown folded)
 %nbmessages models          the models the profile offers
 %nbmessages chats           the named conversations
 %nbmessages chat NAME       show a conversation (and make it the current one)
 %nbmessages reset           forget every conversation"""
 
 
+USAGE_TITLE = "Wrong use of the magic"
+
+
+def magic_hint(error: BaseException) -> str | None:
+    """The magic's own way out of an error, shown after the error's hint (which speaks the library's words)."""
+    if isinstance(error, BudgetExceededError):
+        return "In the magic: `%nbmessages budget N` sets a new limit."
+    if isinstance(error, AuthenticationError):
+        return "`%nbmessages keys` shows which key variables are set (never their values)."
+    return None
+
+
 def show(markdown: str, plain: str) -> None:
     """Display a Markdown text with its plain twin."""
-    IPythonPublisher().show({"text/markdown": markdown, "text/plain": plain})
+    IPythonPublisher().show({"text/markdown": escape_dollars(markdown), "text/plain": plain})
 
 
 def _table(rows: list[tuple[str, str]]) -> tuple[str, str]:
@@ -46,7 +66,8 @@ class SettingsCommands:
             "": self.status, "status": self.status, "help": self.help, "model": self.model,
             "profile": self.profile, "max_tokens": self.max_tokens, "max-tokens": self.max_tokens,
             "budget": self.budget, "base_url": self.base_url, "header": self.header, "retries": self.retries,
-            "keys": self.keys, "models": self.models, "chats": self.chats, "chat": self.chat, "reset": self.reset,
+            "keys": self.keys, "models": self.models, "credits": self.credits,
+            "openrouter_cache": self.openrouter_cache, "router_metadata": self.router_metadata, "chats": self.chats, "chat": self.chat, "reset": self.reset,
         }
 
     def run(self, line: str) -> None:
@@ -115,8 +136,11 @@ class SettingsCommands:
             self.s.headers.pop(name.lower(), None)
         else:
             self.s.headers[name.lower()] = value.strip()
+            if is_secret_header(name):
+                remember(value.strip())
         self.s.changed()
-        print(f"header {name}: {self.s.headers.get(name.lower(), 'off')}")
+        shown = self.s.headers.get(name.lower())
+        print(f"header {name}: {masked(name, shown) if shown else 'off'}")
 
     def retries(self, rest: str) -> None:
         value = self._need(rest, "retries N")
@@ -129,6 +153,33 @@ class SettingsCommands:
     def keys(self, rest: str) -> None:
         rows = [(k, "set" if v else "not set") for k, v in configured_keys().items()]
         show(*_table(rows))
+
+    def credits(self, rest: str) -> None:
+        key = self.s.client().openrouter.key()
+
+        def money(value: float | None, decimals: int = 4) -> str:  # limits as the budget shows them, spend to 4
+            return "no limit" if value is None else usd(value, decimals)
+
+        rows = [("key", key.label or "?"), ("limit", money(key.limit, 2)), ("used", money(key.usage)),
+                ("remaining", money(key.limit_remaining)), ("used today", money(key.usage_daily)),
+                ("used this month", money(key.usage_monthly))]
+        if key.limit_reset:
+            rows.append(("limit resets", key.limit_reset))
+        show(*_table(rows))
+
+    def openrouter_cache(self, rest: str) -> None:
+        value = openrouter_cache(self._need(rest, "openrouter_cache on|off|TTL"))
+        self.s.openrouter["openrouter_cache"] = value
+        self.s.changed()
+        print(f"openrouter_cache: {value if not isinstance(value, bool) else ('on' if value else 'off')}")
+
+    def router_metadata(self, rest: str) -> None:
+        value = self._need(rest, "router_metadata on|off")
+        if value not in ("on", "off"):
+            raise UsageError(f"router_metadata: on or off, not {value!r}")
+        self.s.openrouter["openrouter_metadata"] = value == "on"
+        self.s.changed()
+        print(f"router_metadata: {value}")
 
     def models(self, rest: str) -> None:
         found = self.s.client().models.list()

@@ -18,7 +18,7 @@ from ..render import IPythonPublisher, error_markdown, error_plain
 from ..render.blocks import shorten_data
 from ..turns import DEFAULT_MAX_ITERATIONS
 from . import options as opts
-from .commands import SettingsCommands
+from .commands import USAGE_TITLE, SettingsCommands, magic_hint
 from .session import DEFAULT_CHAT, Session
 
 _session: Session | None = None
@@ -32,9 +32,17 @@ def session() -> Session:
     return _session
 
 
+def reset_session() -> None:
+    """Forget the session: its settings, clients and chats (the next magic starts afresh)."""
+    global _session
+    _session = None
+
+
 def show_error(error: BaseException) -> None:
     """Display an error in the renderer's error box (no traceback)."""
-    IPythonPublisher().show({"text/markdown": error_markdown(error) + "\n", "text/plain": error_plain(error)})
+    words = {"title": USAGE_TITLE if isinstance(error, UsageError) else None, "hint": magic_hint(error)}
+    IPythonPublisher().show({"text/markdown": error_markdown(error, **words) + "\n",
+                             "text/plain": error_plain(error, **words)})
 
 
 def show_json(title: str, sections: list[tuple[str, Any]]) -> None:
@@ -54,6 +62,7 @@ class MessageMagics(Magics):
     @argument("--max-rounds", type=int, default=DEFAULT_MAX_ITERATIONS,
               help="the tool loop's guard: at most this many requests")
     @argument("--attach", action="append", metavar="PATH_OR_VAR", help="attach an image or PDF (repeatable)")
+    @argument("--openrouter-cache", metavar="on|off|TTL", help="OpenRouter: response cache for this call (TTL in s)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
     @argument("--raw", action="store_true", help="also show the JSON exchange: request bodies and responses")
     @argument("-o", "--out", metavar="NAME", help="store the final Message (with --schema: the parsed object)")
@@ -107,7 +116,7 @@ class MessageMagics(Magics):
 
     def _run(self, args: Any, prompt: str) -> Any:
         s = session()
-        ns = self.shell.user_ns
+        ns = self.shell.user_ns if self.shell is not None else {}
         if args.map:
             return self._map(args, prompt, ns)
         name = args.chat or (s.current_chat if args.retry else DEFAULT_CHAT)
@@ -127,7 +136,7 @@ class MessageMagics(Magics):
             return None
         s.plans[name] = plan
         outcome = LiveCall(client, request, stream=plan.stream, chat=name,
-                           max_rounds=plan.max_rounds).run()
+                           max_rounds=plan.max_rounds, hint=magic_hint, call_options=plan.call_options).run()
         if outcome.ok and outcome.loop is not None:
             chat.turns[:] = [*history, {"role": "user", "content": plan.content}, *outcome.loop.turns]
         s.current_chat, s.last_message = name, outcome.final
@@ -161,7 +170,7 @@ class MessageMagics(Magics):
         params = opts.request_params(args, ns, s.model, s.max_tokens)
         return opts.Plan(params, content, chat, profile=args.profile, stream=not args.no_stream, raw=args.raw,
                          out=args.out, schema=params.get("output_format"), max_rounds=args.max_rounds,
-                         warnings=warnings)
+                         warnings=warnings, call_options=opts.call_options(args))
 
     def _retry(self, args: Any, name: str, chat: Chat) -> tuple[opts.Plan, list[Any]]:
         plan = session().plans.get(name)
@@ -193,7 +202,7 @@ def _sent_body(client: Any, request: Request, stream: bool) -> dict[str, Any]:
 
 def _exchange(client: Any, exchanges: list[tuple[Request, Any]], stream: bool) -> list[tuple[str, Any]]:
     """Each request body as sent to the profile, and the message that answered it."""
-    out = []
+    out: list[tuple[str, Any]] = []
     for i, (req, message) in enumerate(exchanges, 1):
         out.append((f"request {i}", _sent_body(client, req, stream)))
         out.append((f"response {i}", message.to_dict() if message is not None else None))

@@ -34,11 +34,12 @@ class Plan:
     schema: type[BaseModel] | None = None
     max_rounds: int = DEFAULT_MAX_ITERATIONS
     warnings: list[str] = field(default_factory=list)
+    call_options: dict[str, Any] = field(default_factory=dict)  # headers-only options (OpenRouter's cache)
 
 
 def split_line(parser: Any, line: str) -> tuple[str, str]:
     """Split a line magic's text into its leading options and the prompt (the rest, verbatim)."""
-    actions = parser._option_string_actions  # argparse keeps options here; no public accessor
+    actions = parser._option_string_actions  # noqa: SLF001 - argparse keeps options here, with no public accessor
     pos = 0
     while True:
         match = _TOKENS.match(line, pos)
@@ -183,3 +184,22 @@ def given_settings(args: Any, ns: Mapping[str, Any]) -> dict[str, Any]:
 def request_params(args: Any, ns: Mapping[str, Any], model: str, max_tokens: int) -> dict[str, Any]:
     """The request fields the options ask for (everything but the messages); the session's model and max_tokens."""
     return settings.request_params({"model": model, "max_tokens": max_tokens, **given_settings(args, ns)})
+
+
+def openrouter_cache(value: str | None) -> bool | int | None:
+    """``--openrouter-cache`` (OpenRouter's response cache): ``on``, ``off``, or a TTL in seconds (1-86400)."""
+    if value is None:
+        return None
+    if value in ("on", "true"):
+        return True
+    if value in ("off", "false"):
+        return False
+    if value.isdigit() and 1 <= int(value) <= 86_400:
+        return int(value)
+    raise UsageError(f"--openrouter-cache {value}: give on, off or a TTL in seconds from 1 to 86400")
+
+
+def call_options(args: Any) -> dict[str, Any]:
+    """The per-call options that travel as headers, not in the body."""
+    cache = openrouter_cache(getattr(args, "openrouter_cache", None))
+    return {"openrouter_cache": cache} if cache is not None else {}

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...client.config import environment_fingerprint
+from ...client.observers import SpendingGuard
 from ...client.sync import Client
+from ...ledger.money import usd
 from .. import settings
 from ..chat import Chat
 
@@ -25,18 +28,23 @@ class Session:
     budget: float | None = None
     max_retries: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    openrouter: dict[str, Any] = field(default_factory=dict)  # OpenRouter client options (cache, metadata)
     chats: dict[str, Chat] = field(default_factory=dict)
     current_chat: str = DEFAULT_CHAT
     plans: dict[str, Any] = field(default_factory=dict)  # the last call plan of each chat, for --retry
     last_message: Any = None
     _clients: dict[str | None, Client] = field(default_factory=dict)
     _pinned: Client | None = None
+    _environment: str = ""  # the configuration variables the clients were made under (a digest)
 
     def client(self, profile: str | None = None) -> Client:
         """The client for a profile (the session's by default), made on first use with the session's settings."""
         if self._pinned is not None and profile is None:
             return self._pinned
         key = profile or self.profile
+        if self._environment != environment_fingerprint():  # a key or URL set since: new clients
+            self.changed()
+            self._environment = environment_fingerprint()
         if key not in self._clients:
             base_url = self.base_url if key == self.profile else None
             first = next(iter(self._clients.values()), None)
@@ -52,6 +60,7 @@ class Session:
             options["budget"] = self.budget
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
+        options.update(self.openrouter)  # %nbmessages openrouter_cache / router_metadata
         return options
 
     def use_client(self, client: Client | None) -> None:
@@ -67,20 +76,24 @@ class Session:
     def set_budget(self, limit: float | None) -> None:
         """Set (or with None drop) the spending limit, keeping what the clients already counted."""
         self.budget = limit
-        budgets = [c.budget for c in self._clients.values() if c.budget is not None]
+        budgets = self._budgets()
         if limit is None or not budgets:
             self.changed()
             return
         for budget in budgets:
             budget.limit = limit
 
+    def _budgets(self) -> list[SpendingGuard]:
+        """The clients' budgets, each once (the session's clients are copies sharing one)."""
+        unique = {id(b): b for c in self._clients.values() if (b := c.budget) is not None}
+        return list(unique.values())
+
     def budget_status(self) -> str:
         """The budget as text: limit and spent, or 'none'."""
         if self.budget is None:
             return "none"
-        budgets = {id(c.budget): c.budget for c in self._clients.values() if c.budget is not None}
-        spent = sum(b.spent for b in budgets.values())
-        return f"${self.budget:.2f} (spent ${spent:.4f})"
+        spent = sum(b.spent for b in self._budgets())
+        return f"{usd(self.budget)} (spent {usd(spent, 4)})"
 
     def chat(self, name: str | None = None) -> Chat:
         """A chat by name (made when new); None means the current one."""

@@ -190,4 +190,4 @@ def to_frame(rows: Rows, outcomes: list[Outcome], schema: type[BaseModel] | None
         fields = list(schema.model_fields)
         df[fields] = df[fields].convert_dtypes()
     df["status"] = pd.Categorical(df["status"], categories=STATUSES)
-    return df  # type: ignore[no-any-return]
+    return df

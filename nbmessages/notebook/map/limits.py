@@ -119,7 +119,7 @@ class Limiter:
 
     # -- sending
 
-    def _wait(self, need: Mapping[str, float]) -> float:
+    def wait_time(self, need: Mapping[str, float]) -> float:
         """Seconds until a request needing ``need`` may go (0 now; inf never)."""
         now = self.clock()
         slots = 1 if self.probing else max(1, int(self.window))
@@ -136,7 +136,7 @@ class Limiter:
         """Wait until this request may be sent and take its share (RuntimeError if it can never fit)."""
         need = {"requests": 1.0, "input-tokens": float(input_tokens), "output-tokens": float(max_tokens)}
         while True:
-            wait = self._wait(need)
+            wait = self.wait_time(need)
             if wait == math.inf:
                 axis = next(a for a, b in self.buckets.items() if need[a] > b.capacity)
                 raise RateLimitTooSmall(f"this request needs {need[axis]:.0f} {axis}, more than the "

@@ -104,7 +104,7 @@ class PartitionMap:
         if self.semaphore is not None:
             from distributed import Semaphore
 
-            return Semaphore(max_leases=self.leases, name=self.semaphore)  # type: ignore[no-untyped-call]
+            return Semaphore(max_leases=self.leases, name=self.semaphore)
         return _pacers.setdefault(f"{self.leases}", _Pacer(self.leases))
 
     def _one(self, client: Client, slots: Any, request: Request, schema: Any) -> Outcome:
@@ -157,9 +157,9 @@ def map_dask(ddf: Any, prompt: str | None, *, client: Any = None, limits: dict[s
 
         try:  # registered with the scheduler now, so every worker shares its leases
             name = f"nbmessages-rpm-{uuid.uuid4().hex[:12]}"
-            Semaphore(max_leases=fn.leases, name=name)  # type: ignore[no-untyped-call]
+            Semaphore(max_leases=fn.leases, name=name)
             fn.semaphore = name
         except ValueError:  # no distributed client: Dask's local schedulers run in this process, paced here
             fn.semaphore = None
-    return ddf.map_partitions(fn, meta=fn.meta(ddf._meta))
+    return ddf.map_partitions(fn, meta=fn.meta(ddf._meta))  # noqa: SLF001 - dask's documented empty frame of a collection
 

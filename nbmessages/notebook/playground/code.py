@@ -5,6 +5,7 @@ from __future__ import annotations
 import pprint
 from typing import Any
 
+from ...request.profiles import PROFILES, guess_profile
 from ...types import Message
 from .. import settings as table
 from ..settings import Setting, request_params
@@ -29,7 +30,8 @@ def magic_cell(settings: dict[str, Any], prompt: str, *, history: bool, profile:
     values = table.resolve(settings)
     setup: list[str] = []
     flags = [_flag(row, values[row.name], setup) for row in table.rows() if row.flags]
-    if profile in ("anthropic", "openrouter"):
+    known = PROFILES.get(profile or "")
+    if known is not None and known.base_url:  # a backend with a home of its own: the magic finds it by name
         flags.append(f"--profile {profile}")
     flags.append("--new" if not history else "")
     if "{" in prompt:
@@ -127,13 +129,13 @@ def client_setup(client: Any) -> str:
         return "client = nbmessages.Client()  # no key: the embedded offline server"
     profile = client.profile
     args = []
-    if profile.name in ("anthropic", "openrouter"):
+    if profile.base_url:  # a backend with a home of its own: its name is enough
         args.append(f"profile={profile.name!r}")
         if client.base_url != profile.base_url:
             args.append(f"base_url={client.base_url!r}")
     else:
         args.append(f"base_url={client.base_url!r}")
-        if profile.name != "compatible":
+        if guess_profile(client.base_url) is not profile:  # the URL alone would imply another profile
             args.append(f"profile={profile.name!r}")
     line = f"client = nbmessages.Client({', '.join(args)})"
     if client.api_key is not None and profile.key_env:

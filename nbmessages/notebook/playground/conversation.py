@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...types import Message, Usage
+from ...types import Message, TextBlock, Usage
 from ..render import Status, add_cost, add_usage, price
 
 
@@ -68,7 +68,9 @@ class Exchange:
         if self.ttft is None:
             self.ttft = ttft
         self.usage = add_usage(self.usage, message.usage)
-        self.cost = add_cost(self.cost, price(message.usage, message.model or self.model, self.profile, self.host))
+        hit = message.response_cache is not None and message.response_cache.hit
+        self.cost = add_cost(self.cost, price(message.usage, message.model or self.model, self.profile, self.host,
+                                              cache_hit=hit))
 
     def parts(self) -> list[Any]:
         """What the renderer draws, in order: the steps, then the partial message."""
@@ -82,6 +84,7 @@ class Exchange:
             model=None if self.parts() else self.model or None, provider=provider, usage=self.usage,
             cost=self.cost, ttft=self.ttft, duration=self.duration, max_tokens=self.max_tokens,
             streaming=streaming, interrupted=self.interrupted, error=self.error, notes=list(self.notes),
+            response_cache=message.response_cache if message is not None else None,
         )
 
     def history(self) -> list[Any]:
@@ -105,7 +108,7 @@ def _plain_text_turn(message: Message | None) -> dict[str, Any] | None:
     """A partial answer as an assistant turn of text only (open thinking and tool calls cannot be replayed)."""
     if message is None:
         return None
-    texts = [b.text for b in message.content if getattr(b, "type", None) == "text" and b.text.strip()]
+    texts = [b.text for b in message.content if isinstance(b, TextBlock) and b.text.strip()]
     text = "".join(texts).rstrip()
     return {"role": "assistant", "content": [{"type": "text", "text": text}]} if text else None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from ...ledger.money import usd
 from ...types import Usage
 from ..render import Status, Transcript, add_cost, add_usage, price, render_bundle
 from ..render.status import footer_parts
@@ -68,6 +69,6 @@ def session_html(threads: list[Thread]) -> str:
     tokens_in = sum((ex.usage.input_tokens or 0) for ex in exchanges if ex.usage)
     tokens_out = sum((ex.usage.output_tokens or 0) for ex in exchanges if ex.usage)
     costs = [ex.cost for ex in exchanges if ex.cost is not None]
-    cost = f" · ${sum(costs):.4f}" if costs else ""
+    cost = f" · {usd(sum(costs), 4)}" if costs else ""
     text = f"session: {calls} call{'s' * (calls != 1)} · in {tokens_in} · out {tokens_out}{cost}"
     return f'<span class="nbmessages-session" style="color:#666;font-size:90%">{html.escape(text)}</span>'

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from ...request.profiles import profile_for_key
 from .fields import SecretField
 
 PROFILES = [("auto (sk-or-… is OpenRouter)", ""), ("Anthropic", "anthropic"), ("OpenRouter", "openrouter")]
@@ -13,7 +14,7 @@ PROFILES = [("auto (sk-or-… is OpenRouter)", ""), ("Anthropic", "anthropic"), 
 
 def guess_profile(key: str) -> str:
     """The backend a key belongs to, from its prefix."""
-    return "openrouter" if key.startswith("sk-or-") else "anthropic"
+    return profile_for_key(key).name
 
 
 class KeyEntry:

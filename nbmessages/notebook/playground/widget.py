@@ -210,7 +210,7 @@ class Playground(widgets.VBox):
         params = request_params(settings)
         history = column.thread.history()
         ex = Exchange(prompt, model=params["model"], profile=self.client.profile.name,
-                      host=self.client._settings.base_host, max_tokens=params["max_tokens"])
+                      host=self.client.base_host, max_tokens=params["max_tokens"])
         column.thread.exchanges.append(ex)
         column.refresh(force=True)
 

@@ -5,6 +5,11 @@ the bundle is only rendered when an update is due, so a stream of N deltas costs
 number of renders. Under a kernel the live area is first displayed empty and emptied again at the end, and
 the final rendering is displayed as a new output: tools that only see the first ``display_data`` of an
 output (nbval ignores ``update_display_data``) then see exactly what a saved notebook holds.
+
+The empty live area is plain text, never Markdown: JupyterLab and Notebook 7 render Markdown asynchronously
+(the first time in a page, after loading the parser) but empty Markdown at once, so an empty Markdown update
+could land before the "waiting" or streaming render it replaces, which then stayed on screen above the answer.
+A change of MIME type makes them drop the Markdown renderer instead, late renders and all.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 Bundle = dict[str, str]
-EMPTY: Bundle = {"text/markdown": "", "text/plain": ""}
+EMPTY: Bundle = {"text/plain": ""}
 WAITING: Bundle = {"text/markdown": "*⏳ waiting for the model…*", "text/plain": "⏳ waiting for the model…"}
 DEFAULT_INTERVAL = 0.1  # 10 updates a second at most
 
@@ -52,7 +57,7 @@ class IPythonPublisher:
 
 
 def display_mode() -> str:
-    """``live`` under a kernel or any shell that keeps display handles, ``text`` in a terminal or plain Python.
+    """``live`` under a kernel or any shell whose displays render, ``text`` in a terminal or plain Python.
 
     ``NBMESSAGES_DISPLAY=live|text`` overrides the guess.
     """
@@ -61,10 +66,13 @@ def display_mode() -> str:
         return forced
     try:
         from IPython import get_ipython
+        from IPython.core.displaypub import DisplayPublisher
     except ImportError:
         return "text"
-    ip = get_ipython()
-    if ip is None or type(ip).__name__ == "TerminalInteractiveShell":
+    publisher = getattr(get_ipython(), "display_pub", None)
+    # IPython's own publisher only prints text to stdout (the terminal): a shell that renders displays
+    # (a kernel, a capture) brings a publisher of its own
+    if publisher is None or type(publisher).publish is DisplayPublisher.publish:
         return "text"
     return "live"
 

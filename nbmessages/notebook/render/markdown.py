@@ -1,4 +1,11 @@
-"""Markdown that renders stably while it streams: open fences closed, partial table rows held, ``$`` escaped."""
+"""Markdown that renders stably while it streams: open fences closed, partial table rows held, ``$`` escaped.
+
+JupyterLab and Notebook 7 pair any two ``$`` of a paragraph as TeX: their ``removeMath`` runs before the
+Markdown parser (which turns ``\\$`` into a bare ``$``), then MathJax typesets the page's text, where an entity
+``&#36;`` is a ``$`` again. The entity hides it from ``removeMath`` (and from mistune's math in nbconvert), and
+MathJax (2 and 3) only pairs delimiters within one element's text, so ``<span>&#36;</span>`` reads as money in
+those front ends, nbconvert's HTML, VS Code and GitHub (checked in Chromium by tests/test_magic_browser.py).
+"""
 
 from __future__ import annotations
 
@@ -65,12 +72,22 @@ def hold_partial_row(text: str) -> str:
     return text
 
 
+LITERAL_DOLLAR = "<span>&#36;</span>"
+_PARAGRAPH_BREAK = re.compile(r"(\n[ \t]*\n)")
+
+
 def escape_dollars(text: str) -> str:
-    """Escape ``$`` that is not math (currency like ``$5``) outside code, so front ends don't typeset it."""
+    """Make ``$`` that is not math (currency like ``$5``) literal outside code, so front ends don't typeset it."""
     return "".join(chunk if fenced else _escape_prose(chunk) for fenced, chunk in fence_segments(text))
 
 
 def _escape_prose(text: str) -> str:
+    return "".join(_escape_paragraph(piece) for piece in _PARAGRAPH_BREAK.split(text))
+
+
+def _escape_paragraph(text: str) -> str:
+    if text.count("$") < 2:  # a lone $ pairs with nothing: leave it readable in Markdown exports
+        return text
     out, pos = [], 0
     for span in _CODE_SPAN.finditer(text):
         out.append(_escape_outside_math(text[pos:span.start()]))
@@ -93,7 +110,8 @@ def _escape_outside_math(text: str) -> str:
 
 
 def _escape_bare(text: str) -> str:
-    return re.sub(r"(?<!\\)\$", r"\\$", text)
+    # a model's own \$ is turned into a bare $ by the Markdown parser, so it is replaced too
+    return re.sub(r"\\?\$", LITERAL_DOLLAR, text)
 
 
 def stable_markdown(text: str, streaming: bool = False) -> str:

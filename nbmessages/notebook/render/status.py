@@ -6,7 +6,12 @@ import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ...ledger.money import usd
 from ...types import Message, RequestValidationError, Usage
+from ...types._base import WireModel
+from ...types.redact import scrub
+from .markdown import escape_dollars
+from .openrouter import availability_lines, router_of
 
 
 @dataclass
@@ -26,7 +31,10 @@ class Status:
     streaming: bool = False
     interrupted: bool = False
     error: BaseException | None = None
+    error_hint: str | None = None  # a front end's own hint, after the error's
     notes: list[str] = field(default_factory=list)
+    routing: Any = None  # OpenRouter's router metadata (RouterMetadata), shown folded under the answer
+    response_cache: Any = None  # OpenRouter's response-cache facts (ResponseCache) of the last call
 
     def merged(self, message: dict[str, Any] | None) -> Status:
         """This status with gaps filled from a raw message dict (model, stop reason, usage, provider)."""
@@ -34,13 +42,14 @@ class Status:
             return self
         details = message.get("stop_details")
         usage = message.get("usage")
-        found = {
+        found: dict[str, Any] = {
             "model": message.get("model") or None,
             "provider": message.get("provider"),
             "stop_reason": message.get("stop_reason"),
             "stop_sequence": message.get("stop_sequence"),
-            "stop_details": details.to_dict() if hasattr(details, "to_dict") else details,
+            "stop_details": details.to_dict() if isinstance(details, WireModel) else details,
             "usage": Usage.model_validate(usage) if isinstance(usage, dict) else usage,
+            "routing": router_of(message),
         }
         return replace(self, **{k: v for k, v in found.items() if getattr(self, k) is None and v is not None})
 
@@ -52,8 +61,11 @@ class Status:
 STATUS_FIELDS = tuple(f.name for f in fields(Status))
 
 
-def price(usage: Usage | None, model: str | None, profile: str | None = None, host: str | None = None) -> float | None:
+def price(usage: Usage | None, model: str | None, profile: str | None = None, host: str | None = None,
+          cache_hit: bool = False) -> float | None:
     """The USD cost of a call from the ledger's price function, or None when unknown or unavailable."""
+    if cache_hit:
+        return 0.0  # OpenRouter bills a response-cache HIT nothing
     if usage is None or not model:
         return None
     try:
@@ -89,9 +101,9 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s"
 
 
-def money(usd: float) -> str:
-    """USD as the footers show it: four decimals under a cent, else two."""
-    return f"${usd:.4f}" if usd < 0.01 else f"${usd:.2f}"
+def money(amount: float) -> str:
+    """USD as the footers show it: four decimals under a cent, else two (never ``$0.00`` for a real amount)."""
+    return usd(amount, 4) if amount < 0.01 else usd(amount)
 
 
 def footer_parts(s: Status) -> list[str]:
@@ -109,6 +121,8 @@ def footer_parts(s: Status) -> list[str]:
             f"in {u.input_tokens or 0} · out {u.output_tokens or 0} · cache read {u.cache_read_input_tokens or 0}"
             f" · cache write {u.cache_creation_input_tokens or 0}"
         )
+    if s.response_cache is not None and s.response_cache.hit:
+        parts.append("response cache HIT (free)")
     if s.cost is not None:
         parts.append(money(s.cost))
     if s.ttft is not None:
@@ -146,35 +160,14 @@ def stop_note(s: Status) -> str | None:
     return f"ℹ The answer ended with stop_reason `{reason}`."
 
 
-_TITLES = {
-    "RateLimitError": "Rate limited",
-    "OverloadedError": "The API is overloaded",
-    "InternalServerError": "Server error",
-    "AuthenticationError": "Authentication failed",
-    "PermissionDeniedError": "Permission denied",
-    "BadRequestError": "Bad request",
-    "NotFoundError": "Not found",
-    "RequestValidationError": "Invalid request (not sent)",
-    "BudgetExceededError": "Budget exceeded",
-    "APIConnectionError": "Could not reach the API",
-    "APITimeoutError": "The API did not answer in time",
-    "IncompleteStreamError": "The stream broke off",
-    "StreamEventError": "The server reported an error mid-stream",
-    "MalformedStreamError": "The stream could not be read",
-    "UsageError": "Wrong use of the magic",
-}
+def error_lines(error: BaseException, *, title: str | None = None, hint: str | None = None) -> tuple[str, list[str]]:
+    """A title and the detail lines of an error, without a traceback.
 
-_HINTS = {
-    "RateLimitError": "Wait a moment and run the cell again.",
-    "OverloadedError": "Wait a moment and run the cell again.",
-    "AuthenticationError": "Check the key with `%nbmessages keys` (values are never shown).",
-}
-
-
-def error_lines(error: BaseException) -> tuple[str, list[str]]:
-    """A title and the detail lines of an error, without a traceback."""
+    Title and hint come from the error itself (``Explained``); a front end may give a ``title`` for an error that
+    has none (another library's) and add its own ``hint`` after the error's.
+    """
     name = type(error).__name__
-    title = _TITLES.get(name, name)
+    title = getattr(error, "title", None) or title or name
     code = [str(v) for v in (getattr(error, "error_type", None), getattr(error, "status_code", None)) if v]
     if code:
         title += f" ({' '.join(code)})"
@@ -182,24 +175,23 @@ def error_lines(error: BaseException) -> tuple[str, list[str]]:
         lines = [f"{path or '(request)'}: {msg}" for path, msg in error.problems]
     else:
         lines = [str(getattr(error, "message", None) or error) or name]
-    if getattr(error, "request_id", None):
-        lines.append(f"request id {error.request_id}")
-    hint = _HINTS.get(name) or _HINTS.get(type(error).__mro__[1].__name__)
-    if hint:
-        lines.append(hint)
-    return title, lines
+    lines += availability_lines(error)
+    if request_id := getattr(error, "request_id", None):
+        lines.append(f"request id {request_id}")
+    lines += [h for h in (getattr(error, "hint", None), hint) if h]
+    return title, [scrub(line) for line in lines]
 
 
-def error_markdown(error: BaseException) -> str:
+def error_markdown(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
     """The error box as a Markdown blockquote."""
-    title, lines = error_lines(error)
+    title, lines = error_lines(error, title=title, hint=hint)
     body = "\n>\n".join(f"> {line}" for line in lines)
-    return f"> **⚠ {title}**\n>\n{body}"
+    return escape_dollars(f"> **⚠ {title}**\n>\n{body}")
 
 
-def error_plain(error: BaseException) -> str:
+def error_plain(error: BaseException, *, title: str | None = None, hint: str | None = None) -> str:
     """The error box as plain text."""
-    title, lines = error_lines(error)
+    title, lines = error_lines(error, title=title, hint=hint)
     return "\n".join([f"⚠ {title}", *(f"  {line}" for line in lines)])
 
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from ...client.accumulate import Snapshot
 from ...types import Message
 from .blocks import Context, escape_html, md_block, plain_block
-from .markdown import to_html
+from .markdown import escape_dollars, to_html
+from .openrouter import routing_markdown, routing_plain
 from .status import Status, error_markdown, error_plain, footer_parts, stop_note
 
 Content = Any  # a Message, a Snapshot, a stream, a list of block dicts or models, or None
@@ -53,7 +54,7 @@ def _joined(parts: tuple[Content, ...]) -> tuple[list[dict[str, Any]], dict[str,
 
 
 def _fields(m: Message) -> dict[str, Any]:
-    keys = ("model", "provider", "stop_reason", "stop_sequence", "stop_details", "usage")
+    keys = ("model", "provider", "stop_reason", "stop_sequence", "stop_details", "usage", "openrouter_metadata")
     return {k: getattr(m, k) for k in keys}
 
 
@@ -108,14 +109,16 @@ def render_markdown(content: Content, status: Status | None = None) -> str:
     parts = _sections(blocks, ctx, md_block)
     if ctx.footnotes.entries:
         parts.append("**Sources**\n\n" + "\n".join(f"{i}. {e}" for i, e in enumerate(ctx.footnotes.entries, 1)))
-    parts += [f"> {note}" for note in [*s.notes, stop_note(s)] if note]
+    parts += [escape_dollars(f"> {note}") for note in [*s.notes, stop_note(s)] if note]
+    if s.routing is not None:
+        parts.append(escape_dollars(routing_markdown(s.routing)))
     if s.error is not None:
-        parts.append(error_markdown(s.error))
+        parts.append(error_markdown(s.error, hint=s.error_hint))
     if s.streaming and not blocks:
         parts.append("*⏳ waiting for the model…*")
     foot = footer_parts(s)
     if foot:
-        parts.append(f"<sub>{escape_html(' · '.join(foot))}</sub>")
+        parts.append(escape_dollars(f"<sub>{escape_html(' · '.join(foot))}</sub>"))
     return "\n\n".join(parts) + "\n"
 
 
@@ -128,8 +131,10 @@ def render_plain(content: Content, status: Status | None = None) -> str:
     if ctx.footnotes.entries:
         parts.append("Sources:\n" + "\n".join(f"  [{i}] {e}" for i, e in enumerate(ctx.footnotes.entries, 1)))
     parts += [_plain_note(note) for note in [*s.notes, stop_note(s)] if note]
+    if s.routing is not None:
+        parts.append(routing_plain(s.routing))
     if s.error is not None:
-        parts.append(error_plain(s.error))
+        parts.append(error_plain(s.error, hint=s.error_hint))
     foot = footer_parts(s)
     if foot:
         parts.append("── " + " · ".join(foot))

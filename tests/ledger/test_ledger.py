@@ -1,0 +1,261 @@
+"""The ledger: one row per call whatever the outcome, concurrency, crash safety, migrations, export/merge."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from _ledger_records import SONNET_COST, record
+
+from nbmessages.ledger import store as ledger_mod
+from nbmessages.ledger.budget import Budget
+from nbmessages.ledger.store import MIGRATIONS, Ledger, LedgerObserver, get_ledger, migrate, observers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("outcome", "with_message"), [
+    ("ok", True), ("rate_limit_error", False), ("overloaded_error", False), ("interrupted", True),
+    ("incomplete", True), ("api_connection_error", False),
+])
+def test_one_row_per_call_for_every_outcome(tmp_path, outcome: str, with_message: bool) -> None:
+    led = Ledger(tmp_path / "u.sqlite")
+    led.record(record(outcome=outcome, with_message=with_message, retries=2,
+                      error_message=None if outcome == "ok" else "boom", status_code=None))
+    (row,) = led.rows()
+    assert row["outcome"] == outcome and row["retries"] == 2
+    assert row["model_requested"] == "claude-sonnet-4-5"
+    if with_message:
+        assert row["message_id"] == "msg_01abc" and row["input_tokens"] == 1000
+        assert row["cost_usd"] == pytest.approx(SONNET_COST)
+    else:
+        assert row["message_id"] is None and row["cost_usd"] is None and row["cost_source"] == "unknown"
+
+
+def test_row_fields(tmp_path) -> None:
+    led = Ledger(tmp_path / "u.sqlite")
+    usage = {"input_tokens": 10, "output_tokens": 100, "output_tokens_details": {"thinking_tokens": 40},
+             "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 1}}
+    led.record(record(usage=usage, generation_id="gen-1", ttft=0.5, duration=2.5, tags={"cell": "7"}))
+    (row,) = led.rows()
+    assert row["thinking_tokens"] == 40 and row["web_search_requests"] == 2 and row["web_fetch_requests"] == 1
+    assert row["output_tps"] == pytest.approx(100 / 2.0)
+    assert row["generation_id"] == "gen-1" and row["provider"] == "Anthropic" and row["streamed"] == 1
+    assert json.loads(row["tags"]) == {"cell": "7"}
+    assert len(row["id"]) == 32 and row["content"] is None
+
+
+def test_content_only_when_logging_is_on(tmp_path) -> None:
+    led = Ledger(tmp_path / "u.sqlite")
+    led.record(record())
+    led.record(record(), log_content=True)
+    off, on = led.rows()
+    assert off["content"] is None
+    assert json.loads(on["content"])["response"]["content"][0]["text"] == "Hello"
+
+
+def test_wal_and_schema_version(tmp_path) -> None:
+    led = Ledger(tmp_path / "u.sqlite")
+    assert led.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert led.schema_version == len(MIGRATIONS)
+
+
+def test_default_path_env_and_singleton(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NBMESSAGES_LEDGER", str(tmp_path / "moved.sqlite"))
+    assert ledger_mod.default_path() == str(tmp_path / "moved.sqlite")
+    assert get_ledger() is get_ledger(tmp_path / "moved.sqlite")
+    assert get_ledger(":memory:") is get_ledger(":memory:")
+
+
+def test_migrates_an_older_schema(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:2])  # a version-2 ledger, with the (since dropped) frame cache
+    conn.execute("INSERT INTO calls (id, ts, outcome) VALUES ('a', 1, 'ok')")
+    conn.close()
+    steps = [*MIGRATIONS, "ALTER TABLE calls ADD COLUMN extra TEXT;\n"]
+    monkeypatch.setattr(ledger_mod, "MIGRATIONS", steps)
+    led = Ledger(path)
+    assert led.schema_version == len(steps)
+    cols = {r[1] for r in led.connection.execute("PRAGMA table_info(calls)")}
+    assert "extra" in cols
+    tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"}  # V3 dropped the frame
+    # cache; V4 added nbmessages.map's answers, V5 the batch runs
+    assert [r["id"] for r in led.rows()] == ["a"]
+    led.record(record())
+    led.close()
+    assert Ledger(path).schema_version == len(steps) and len(Ledger(path)) == 2  # reopening migrates nothing
+
+
+def _write_many(path: str, n: int) -> None:
+    led = Ledger(path)
+    for i in range(n):
+        led.record(record(chat=f"proc-{os.getpid()}", retries=i))
+
+
+def test_several_processes_write_at_once(tmp_path) -> None:
+    path = str(tmp_path / "shared.sqlite")
+    parent = Ledger(path)  # kept open while children fork: they must not disturb its connection
+    parent.record(record(chat="parent"))
+    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+    procs = [ctx.Process(target=_write_many, args=(path, 200)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    led = parent
+    assert len(led) == 801
+    counts = led.connection.execute("SELECT chat, count(DISTINCT retries) FROM calls GROUP BY chat").fetchall()
+    assert sorted(n for _, n in counts) == [1, 200, 200, 200, 200]
+
+
+def test_killed_process_loses_no_completed_record(tmp_path) -> None:
+    path = tmp_path / "killed.sqlite"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
+        from _ledger_records import record
+        from nbmessages.ledger import Ledger
+        led = Ledger({str(path)!r})
+        i = 0
+        while True:
+            led.record(record(retries=i))
+            i += 1
+            print(i, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    reported = 0
+    deadline = time.monotonic() + 30
+    while reported < 300 and time.monotonic() < deadline:
+        reported = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert reported >= 300
+    assert len(Ledger(path)) >= reported
+
+
+def test_export_import_round_trip_dedupes(tmp_path) -> None:
+    pytest.importorskip("pyarrow")
+    led = Ledger(tmp_path / "a.sqlite")
+    led.record(record(), log_content=True)
+    led.record(record("anthropic/claude-sonnet-4.5", profile="openrouter", with_message=False,
+                      outcome="rate_limit_error", error_message="slow down, \"please\"\nnow", tags={}))
+    led.record(record(usage={"input_tokens": 5, "output_tokens": 7, "cost": 0.25}))
+    original = led.rows("ORDER BY rowid")
+    for suffix in (".csv", ".parquet"):
+        out = tmp_path / f"export{suffix}"
+        assert led.export(out) == 3
+        other = Ledger(tmp_path / f"b{suffix}.sqlite")
+        other.record(record(chat="already here"))
+        assert other.import_(out) == 3
+        assert other.import_(out) == 0  # merging again adds nothing
+        assert led.merge(out) == 0
+        got = {r["id"]: r for r in other.rows()}
+        assert len(got) == 4
+        for row in original:
+            assert got[row["id"]] == row, suffix
+
+
+def test_merge_ledgers(tmp_path) -> None:
+    a, b = Ledger(tmp_path / "a.sqlite"), Ledger(tmp_path / "b.sqlite")
+    a.record(record())
+    b.record(record())
+    assert a.merge(b) == 1 and a.merge(b) == 0 and a.merge(tmp_path / "b.sqlite") == 0
+    assert len(a) == 2
+
+
+def test_observers_factory(tmp_path) -> None:
+    assert observers({"ledger": False}) == []
+    (obs,) = observers({"ledger": str(tmp_path / "o.sqlite"), "tags": {"nb": "x"}, "log_content": True})
+    assert isinstance(obs, LedgerObserver) and obs.ledger is get_ledger(tmp_path / "o.sqlite")
+    obs.before_request(None)
+    obs.record(record(tags={}))
+    (row,) = obs.ledger.rows()
+    assert json.loads(row["tags"]) == {"nb": "x"} and row["content"] is not None
+    mine = Ledger(":memory:")
+    default, budget = observers({"ledger": mine, "budget": 5})
+    assert default.ledger is mine and isinstance(budget, Budget) and budget.limit == 5
+    (default,) = observers({"ledger": None})
+    assert default.ledger is get_ledger()
+
+
+def test_ledger_failure_is_a_warning(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    (obs,) = observers({"ledger": str(blocker / "sub" / "u.sqlite")})
+    with pytest.warns(UserWarning, match="could not record"):
+        obs.record(record())
+
+
+def test_naive_timestamps_are_utc() -> None:
+    from datetime import datetime, timezone
+    naive = datetime(2025, 1, 2, 3, 4, 5, 6)
+    assert ledger_mod.to_micros(naive) == ledger_mod.to_micros(naive.replace(tzinfo=timezone.utc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        led = Ledger(":memory:")
+        led.record(record(when=naive))
+    assert led.rows()[0]["ts"] == 1735787045000006
+
+
+def test_calls_to_the_offline_model_are_marked_simulated(tmp_path, server) -> None:
+    from nbmessages import Client
+
+    led = Ledger(tmp_path / "sim.sqlite")
+    with Client(base_url=server.base_url, profile="local", ledger=led) as offline:
+        offline.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages="hi")
+    with Client(base_url=server.base_url, ledger=led) as other:  # a compatible server: maybe real spending
+        other.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages="hi")
+    assert [(r["profile"], r["simulated"]) for r in led.rows()] == [("local", 1), ("compatible", 0)]
+    assert all(r["cost_usd"] > 0 for r in led.rows())  # still priced: what the call would cost
+
+
+def test_version_4_adds_the_output_counted_and_simulated_flags(tmp_path) -> None:
+    path = tmp_path / "v3.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:3])
+    conn.execute("INSERT INTO calls (id, ts, outcome) VALUES ('old', 1, 'ok')")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == len(MIGRATIONS)
+    assert {k: led.rows()[0][k] for k in ("output_counted", "simulated")} == {"output_counted": None, "simulated": None}
+
+
+def test_version_5_adds_the_openrouter_columns_after_version_4(tmp_path) -> None:
+    path = tmp_path / "v4.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:4])
+    conn.execute("INSERT INTO calls (id, ts, outcome, simulated) VALUES ('old', 1, 'ok', 0)")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == len(MIGRATIONS)
+    row = led.rows()[0]
+    assert row["simulated"] == 0
+    assert {k: row[k] for k in ("response_cache", "routing", "availability")} == dict.fromkeys(
+        ("response_cache", "routing", "availability"))
+
+
+def test_versions_6_and_7_add_the_map_and_batch_tables_after_main_s_five(tmp_path) -> None:
+    path = tmp_path / "v5.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:5])
+    conn.execute("INSERT INTO calls (id, ts, outcome, routing) VALUES ('old', 1, 'ok', 'r')")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == 7 == len(MIGRATIONS)
+    tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"} <= tables
+    assert led.rows()[0]["routing"] == "r"
