@@ -78,7 +78,7 @@ class AsyncMessages:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
-        self.batches = AsyncBatches(client)
+        self.batches = AsyncBatches(client, client.send)
 
     async def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""

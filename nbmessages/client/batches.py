@@ -23,9 +23,11 @@ from ..types.batches import (
 from .errors import MalformedStreamError, NbmessagesError
 
 if TYPE_CHECKING:
-    from .asynchronous import AsyncClient
     from .base import BaseClient
-    from .sync import Client
+
+# the client's send(request, stream=False): passed in, as the clients import this module
+SyncSend = Callable[..., tuple[httpx.Response, int]]
+AsyncSend = Callable[..., Awaitable[tuple[httpx.Response, int]]]
 
 BatchItems = Iterable[Mapping[str, Any]]
 
@@ -195,89 +197,89 @@ class _BatchCalls:
 class Batches(_BatchCalls):
     """``client.messages.batches`` of the sync client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: BaseClient, send: SyncSend) -> None:
         super().__init__(client)
-        self._client = client
+        self._send = send
 
     def create(self, requests: BatchItems) -> MessageBatch:
         """Submit ``[{"custom_id": ..., "params": Request or dict}]``, validated first; returns the new batch."""
-        response, _ = self._client.send(self._create(requests))
+        response, _ = self._send(self._create(requests))
         return self._api.batch(response.json())
 
     def retrieve(self, batch_id: str) -> MessageBatch:
         """The batch as it is now (poll this until ``processing_status == "ended"``)."""
-        response, _ = self._client.send(self._on(batch_id))
+        response, _ = self._send(self._on(batch_id))
         return self._api.batch(response.json())
 
     def list(self, *, limit: int | None = None, after_id: str | None = None,
              before_id: str | None = None) -> BatchPage:
         """Batches, newest first: ``.data`` is one page; iterating the page walks through all of them."""
-        response, _ = self._client.send(self._list(limit, after_id, before_id))
+        response, _ = self._send(self._list(limit, after_id, before_id))
         return BatchPage(self._api.page(response.json()), lambda last: self.list(limit=limit, after_id=last))
 
     def cancel(self, batch_id: str) -> MessageBatch:
         """Ask to cancel a batch: requests not yet processed end ``canceled``."""
-        response, _ = self._client.send(self._on(batch_id, "cancel", "POST"))
+        response, _ = self._send(self._on(batch_id, "cancel", "POST"))
         return self._api.batch(response.json())
 
     def delete(self, batch_id: str) -> DeletedMessageBatch:
         """Delete an ended batch (and its results)."""
-        response, _ = self._client.send(self._on(batch_id, method="DELETE"))
+        response, _ = self._send(self._on(batch_id, method="DELETE"))
         return DeletedMessageBatch.model_validate(response.json())
 
     def results(self, batch_id: str) -> BatchResults:
         """The results of an ended batch, read as a stream: ``for r in results: r.custom_id, r.result``."""
         if self._api.inline_results:
-            response, _ = self._client.send(self._on(batch_id))
+            response, _ = self._send(self._on(batch_id))
             data = response.json()
             self._results_of(self._api.batch(data))
             return BatchResults(self._api.results(data), lambda: None)
-        response, _ = self._client.send(self._results_of(self.retrieve(batch_id)), stream=True)
+        response, _ = self._send(self._results_of(self.retrieve(batch_id)), stream=True)
         return BatchResults(parse_results(response.iter_lines()), response.close)
 
 
 class AsyncBatches(_BatchCalls):
     """``client.messages.batches`` of the async client: the same calls, awaited."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: BaseClient, send: AsyncSend) -> None:
         super().__init__(client)
-        self._client = client
+        self._send = send
 
     async def create(self, requests: BatchItems) -> MessageBatch:
         """Submit ``[{"custom_id": ..., "params": Request or dict}]``, validated first; returns the new batch."""
-        response, _ = await self._client.send(self._create(requests))
+        response, _ = await self._send(self._create(requests))
         return self._api.batch(response.json())
 
     async def retrieve(self, batch_id: str) -> MessageBatch:
         """The batch as it is now (poll this until ``processing_status == "ended"``)."""
-        response, _ = await self._client.send(self._on(batch_id))
+        response, _ = await self._send(self._on(batch_id))
         return self._api.batch(response.json())
 
     async def list(self, *, limit: int | None = None, after_id: str | None = None,
                    before_id: str | None = None) -> AsyncBatchPage:
         """Batches, newest first: ``.data`` is one page; ``async for`` walks through all of them."""
-        response, _ = await self._client.send(self._list(limit, after_id, before_id))
+        response, _ = await self._send(self._list(limit, after_id, before_id))
         return AsyncBatchPage(self._api.page(response.json()), lambda last: self.list(limit=limit, after_id=last))
 
     async def cancel(self, batch_id: str) -> MessageBatch:
         """Ask to cancel a batch: requests not yet processed end ``canceled``."""
-        response, _ = await self._client.send(self._on(batch_id, "cancel", "POST"))
+        response, _ = await self._send(self._on(batch_id, "cancel", "POST"))
         return self._api.batch(response.json())
 
     async def delete(self, batch_id: str) -> DeletedMessageBatch:
         """Delete an ended batch (and its results)."""
-        response, _ = await self._client.send(self._on(batch_id, method="DELETE"))
+        response, _ = await self._send(self._on(batch_id, method="DELETE"))
         return DeletedMessageBatch.model_validate(response.json())
 
     async def results(self, batch_id: str) -> AsyncBatchResults:
         """The results of an ended batch, read as a stream: ``async for r in await ...results(id)``."""
         if self._api.inline_results:
-            response, _ = await self._client.send(self._on(batch_id))
+            response, _ = await self._send(self._on(batch_id))
             data = response.json()
             self._results_of(self._api.batch(data))
             return AsyncBatchResults(_aiter(self._api.results(data)), _nothing)
         batch = await self.retrieve(batch_id)
-        response, _ = await self._client.send(self._results_of(batch), stream=True)
+        response, _ = await self._send(self._results_of(batch), stream=True)
         return AsyncBatchResults(aparse_results(response.aiter_lines()), response.aclose)
 
 

@@ -82,7 +82,7 @@ class Messages:
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self.batches = Batches(client)
+        self.batches = Batches(client, client.send)
 
     def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""

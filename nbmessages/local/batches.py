@@ -25,11 +25,11 @@ from ..types import RequestValidationError
 from ..types.batches import BATCH_LIFETIME_HOURS, MAX_BATCH_BYTES, MessageBatch, batch_problems
 from ..types.rules import error_type_of
 from . import ids
+from .answers import build_message
 from .checks import api_version, check_create
 from .envelopes import ApiError, error_body
 from .faults import HTTP_FAULTS, parse_fault
 from .intake import ServerState, check_auth, parse_body, read_body, state_of
-from .server import build_message
 
 STEPS = 10  # a batch's requests are processed in this many rounds spread over its delay
 ROUND_SIZE = 500  # requests processed between yields to the event loop, so other calls stay served

@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..types import RequestValidationError
+from ..types import MessageCreateParams, RequestValidationError
 from ..types.batches import (
     BATCH_LIFETIME_HOURS,
     MessageBatch,
@@ -27,8 +27,16 @@ from ..types.batches import (
 )
 from .builder import Request
 
-if TYPE_CHECKING:
-    from .profiles import Profile
+
+class Backend(Protocol):
+    """What a batch needs of a profile (``Profile`` is one; profiles.py imports this module, not the reverse)."""
+
+    @property
+    def batches(self) -> AnthropicBatches | OpenRouterBatches | None: ...
+
+    def check(self, params: MessageCreateParams, version: str) -> None: ...
+
+    def body(self, params: MessageCreateParams, extra: dict[str, Any] | None) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ def _prefixed(where: str, problems: Iterable[Problem]) -> Iterator[Problem]:
         yield (f"{where}.{path}" if path else where), message
 
 
-def prepare_batch(items: Iterable[Mapping[str, Any]], profile: Profile, version: str) -> PreparedBatch:
+def prepare_batch(items: Iterable[Mapping[str, Any]], profile: Backend, version: str) -> PreparedBatch:
     """Validate ``[{custom_id, params}]`` (params a Request or a dict) for ``profile``; raise naming every field."""
     items = list(items)
     problems: list[Problem] = list(count_problems(len(items)))
