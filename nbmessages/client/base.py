@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -22,6 +23,7 @@ from ..request.builder import Request
 from ..request.profiles import Profile
 from ..types import Message, RequestValidationError, redact
 from ..types.openrouter import ResponseCache
+from ..types.request_checks import json_problem
 from ..types.rules import COUNT_TOKENS_FIELDS, DEFAULT_API_VERSION, MAX_BODY_BYTES, unsupported_version
 from . import observers as records
 from .cassettes import recording, replay_base_url
@@ -99,7 +101,8 @@ class BaseClient:
             "openrouter_metadata": openrouter_metadata,
         }
         self._made = records.make_observers(
-            {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content}
+            {"ledger": ledger, "budget": budget, "tags": self.tags, "log_content": log_content,
+             "profile": self.profile.name, "base_host": self._settings.base_host}
         )
         self._extra = list(observers)
         self.observers = [*self._made, *self._extra]
@@ -168,7 +171,8 @@ class BaseClient:
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "none"
-        return f"{type(self).__name__}(profile={self.profile.name!r}, base_url={self.base_url!r}, api_key=<{key}>)"
+        url = redact.scrub(self.base_url)
+        return f"{type(self).__name__}(profile={self.profile.name!r}, base_url={url!r}, api_key=<{key}>)"
 
     # -- preparing a request
 
@@ -214,9 +218,13 @@ class BaseClient:
 
     def encode(self, req: Request) -> bytes:
         """The JSON body this backend gets for ``req``; refused before sending past the API's size limit."""
+        data = self.profile.body(req, req.extra_body)
+        problem = json_problem(data)  # what the server would refuse: too deep, or not encodable
+        if problem is not None:
+            raise RequestValidationError([problem])
         # the response cache keys on the body's SHA-256, so equal requests must serialise byte for byte alike
         canonical = self.profile.response_caching and self._extras(req).caching
-        content = json.dumps(self.profile.body(req, req.extra_body), ensure_ascii=False, sort_keys=canonical).encode()
+        content = json.dumps(data, ensure_ascii=False, sort_keys=canonical).encode()
         if len(content) > MAX_BODY_BYTES:
             mb = len(content) / 2**20
             limit = MAX_BODY_BYTES / 2**20
@@ -293,12 +301,22 @@ class Call:
 
     @contextmanager
     def recorded_failure(self) -> Iterator[None]:
-        """Record an API error raised inside (a call that failed before any answer arrived), and re-raise it."""
+        """Record what ends the call inside, and re-raise it: an API error (no answer arrived), an interrupt
+        (KeyboardInterrupt, a cancelled task, mid-backoff included) or an unexpected exception."""
         try:
             yield
         except APIError as error:
             self.failed(error)
             raise
+        except BaseException as exc:
+            self.stopped(exc)
+            raise
+
+    def stopped(self, exc: BaseException) -> None:
+        """Record a call ended by something other than an API error (an interrupt, an unexpected exception)."""
+        interrupt = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit))
+        self.record("interrupted" if interrupt else "error", error=None if interrupt else exc,
+                    duration=time.perf_counter() - self.t0, retries=self.clock.retries)
 
     def failed(self, error: APIError) -> None:
         """Record a call that failed before any answer arrived."""

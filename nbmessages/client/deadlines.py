@@ -26,6 +26,7 @@ class CallClock:
         self.idle, self.deadline = idle, deadline
         self.started = self.last = time.monotonic()
         self.waited = 0.0  # seconds slept between retries
+        self.retries = 0  # retries begun (their wait included)
 
     def heard(self) -> None:
         """Something arrived that counts as progress (an event other than a ping, response headers)."""
@@ -52,6 +53,7 @@ class CallClock:
     def waiting(self, delay: float) -> float:
         """Count a retry wait; returns it."""
         self.waited += delay
+        self.retries += 1
         return delay
 
     def limit(self, request: httpx.Request, timeout: httpx.Timeout) -> None:

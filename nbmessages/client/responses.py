@@ -22,7 +22,8 @@ def message_from(response: httpx.Response) -> Message:
         raise malformed(response, f"the body is a JSON {type(body).__name__}, not a Message object")
     kind = body.get("type", "message")
     if kind == "error":
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        found = body.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
         detail = f"{error.get('type') or 'error'}: {error.get('message') or 'no message'}"
         raise malformed(response, f"the body is an error envelope, not a Message ({detail})")
     if kind != "message" or not isinstance(body.get("content"), list):

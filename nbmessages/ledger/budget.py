@@ -1,4 +1,9 @@
-"""A spending guard: warns at 80 % of a USD limit and refuses calls that would start past it."""
+"""A spending guard: reserves each request's worst-case cost at send, settles it on completion, warns at 80 %.
+
+A request whose reservation would take spent plus reserved past the limit is refused, so concurrent calls
+overshoot the limit by no more than one call's underestimated input, and a model without a known price is
+refused while a budget is set (unless ``allow_unpriced``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from ..client.observers import CallRecord
 from ..types import Explained
 from . import prices
 from .money import usd
+from .reservations import Estimate, Reservations, worst_case
 
 WARN_AT = 0.8
 
@@ -21,12 +27,19 @@ class BudgetExceededError(Explained, RuntimeError):
     hint = "`client.budget.reset()` starts counting again from zero."
 
 
+class UnpricedModelError(BudgetExceededError):
+    """A budget is set and no price is known for the model, so its cost cannot be bounded."""
+
+
 class Budget:
     """An observer counting the cost of the calls it sees since it was set; adjust with ``budget.limit = N``."""
 
-    def __init__(self, limit_usd: float) -> None:
+    def __init__(self, limit_usd: float, provider: str | None = None, allow_unpriced: bool = False) -> None:
         self._lock = threading.Lock()
         self._limit = float(limit_usd)
+        self.provider = provider  # genai-prices provider id for reservations (None: guessed from the model)
+        self.allow_unpriced = allow_unpriced  # let calls to models without a known price through
+        self.reservations = Reservations()
         self.spent = 0.0
         self.calls = 0
         self.unknown_cost_calls = 0
@@ -48,8 +61,13 @@ class Budget:
 
     @property
     def remaining(self) -> float:
-        """USD left before calls are refused."""
+        """USD left before calls are refused (reservations of calls in flight not deducted)."""
         return self._limit - self.spent
+
+    @property
+    def reserved(self) -> float:
+        """USD held by calls in flight (their worst case, until they finish)."""
+        return self.reservations.total
 
     def reset(self) -> None:
         """Forget the spend counted so far."""
@@ -62,12 +80,28 @@ class Budget:
         return f" ({n} call{'s' if n != 1 else ''} of unknown cost not counted)" if n else ""
 
     def before_request(self, params: Any) -> None:
-        """Refuse a call when the limit is already reached."""
-        if self.spent >= self._limit:
-            raise BudgetExceededError(
-                f"nbmessages budget exceeded: spent {usd(self.spent, 4)} of {usd(self._limit)}{self._note()}. "
-                "Raise it with `client.budget.limit = N` (N in USD)."
+        """Reserve the request's worst-case cost, or refuse it when that would pass the limit."""
+        estimate = worst_case(params, self.provider) if params is not None else None
+        if params is not None and estimate is None and not self.allow_unpriced:
+            raise UnpricedModelError(
+                f"nbmessages budget: no price is known for model {params.model!r}, so its cost cannot be bounded "
+                "and the call was refused. To allow such calls under the budget (their cost counts as unknown), "
+                "set `client.budget.allow_unpriced = True`; or make the client without a budget."
             )
+        with self._lock:
+            reserved = self.reservations.total
+            cost = estimate.usd if estimate is not None else 0.0
+            if self.spent >= self._limit or self.spent + reserved + cost > self._limit:
+                raise BudgetExceededError(self._refusal(reserved, estimate))
+            if estimate is not None:
+                self.reservations.hold(params, estimate.usd)
+
+    def _refusal(self, reserved: float, estimate: Estimate | None) -> str:
+        flight = f", {usd(reserved, 4)} reserved by calls in flight" if reserved else ""
+        this = f"; this request could cost {estimate.describe()}" if estimate is not None else ""
+        return (f"nbmessages budget exceeded: spent {usd(self.spent, 4)} of {usd(self._limit)}{flight}{self._note()}"
+                f"{this}. Lower max_tokens, or raise the limit with "
+                f"`client.budget.limit = N` (N in USD).")
 
     def record(self, record: CallRecord) -> None:
         """Count a finished call's cost; warn once when 80 % of the limit is spent."""
@@ -78,6 +112,7 @@ class Budget:
             warnings.simplefilter("ignore")  # the ledger already warns about unknown prices
             cost = prices.cost_of(usage, model, prices.provider_id(record.profile, record.base_host), record.started_at)
         with self._lock:
+            self.reservations.release(record.params)
             self.calls += 1
             if cost.usd is None:
                 self.unknown_cost_calls += usage is not None

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import prices
+from . import prices, recovery
 from .schema import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, CallsTable, to_micros
 
 if TYPE_CHECKING:
@@ -50,17 +50,24 @@ def _select() -> tuple[list[str], list[tuple[str, str]]]:
     return exprs, dtype
 
 
-def _read_rows(conn: sqlite3.Connection) -> pd.DataFrame:
+def _row_sql() -> str:
+    """The SELECT list of the portable path: NULL numbers as -1 sentinels, so each column fills one numpy array."""
+    exprs, dtype = _select()
+    return ", ".join(
+        f"ifnull({e}, -1)" if k == "i8" and e not in ("rowid", "ts") else f"ifnull({e}, -1.0)" if k == "f8" else e
+        for e, (_, k) in zip(exprs, dtype, strict=True)
+    )
+
+
+def _read_rows(conn: sqlite3.Connection, rows: Any = None) -> pd.DataFrame:
     """Every call through sqlite3 (the portable path: in-memory ledgers, or no ADBC driver), converted in numpy."""
     import numpy as np
     import pandas as pd
 
-    exprs, dtype = _select()
-    sql = ", ".join(  # NULL numbers as -1 sentinels, so each column fills one typed numpy array
-        f"ifnull({e}, -1)" if k == "i8" and e not in ("rowid", "ts") else f"ifnull({e}, -1.0)" if k == "f8" else e
-        for e, (_, k) in zip(exprs, dtype, strict=True)
-    )
-    arr = np.fromiter(conn.execute(f"SELECT {sql} FROM calls ORDER BY rowid"), dtype=dtype)
+    _, dtype = _select()
+    if rows is None:
+        rows = conn.execute(f"SELECT {_row_sql()} FROM calls ORDER BY rowid")
+    arr = np.fromiter(rows, dtype=dtype)
     data: dict[str, Any] = {"rowid": arr["rowid"], "timestamp": pd.to_datetime(arr["ts"], unit="us", utc=True)}
     for name, kind in dtype[2:]:
         if kind == "O":
@@ -77,7 +84,7 @@ def _read_rows(conn: sqlite3.Connection) -> pd.DataFrame:
     return _typed(pd.DataFrame(data))
 
 
-def _read_arrow(path: str, conn: sqlite3.Connection) -> pd.DataFrame:
+def _read_arrow(path: str, conn: sqlite3.Connection, read_uri: str | None = None) -> pd.DataFrame:
     """Every call of a file ledger read column-wise in C (ADBC SQLite driver into Arrow), several threads at once."""
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -98,7 +105,7 @@ def _read_arrow(path: str, conn: sqlite3.Connection) -> pd.DataFrame:
     lo, hi, n = conn.execute("SELECT ifnull(min(rowid), 1) - 1, ifnull(max(rowid), 0), count(*) FROM calls").fetchone()
     parts = max(1, min(os.cpu_count() or 1, 4, n // PARALLEL_ROWS))
     bounds = [lo + (hi - lo) * i // parts for i in range(parts + 1)]
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    uri = read_uri or Path(path).resolve().as_uri() + "?mode=ro"
 
     def read(i: int) -> pa.Table:
         with adbc.connect(uri) as db, db.cursor() as cur:
@@ -148,15 +155,25 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 def _all_calls(ledger: CallsTable) -> pd.DataFrame:
     """Every call of a ledger as a typed DataFrame: through ADBC for a file ledger, else through sqlite3."""
     conn = ledger.connection
-    if ledger.path != MEMORY:
-        try:
-            return _read_arrow(ledger.path, conn)
-        except ImportError:
-            pass  # no ADBC driver or pyarrow: the portable path gives the same frame, only slower
-        except Exception as exc:  # noqa: BLE001 - e.g. a value ADBC cannot type: the portable path is exact
-            warnings.warn(f"nbmessages: fast read of {ledger.path!r} failed ({exc}); reading through sqlite3",
-                          stacklevel=3)
-    return _read_rows(conn)
+    try:
+        if ledger.path != MEMORY:
+            try:
+                return _read_arrow(ledger.path, conn, ledger.read_uri)
+            except ImportError:
+                pass  # no ADBC driver or pyarrow: the portable path gives the same frame, only slower
+            except Exception as exc:  # noqa: BLE001 - e.g. a value ADBC cannot type: the portable path is exact
+                if not recovery.is_corrupt(exc):
+                    warnings.warn(f"nbmessages: fast read of {ledger.path!r} failed ({exc}); reading through sqlite3",
+                                  stacklevel=3)
+        return _read_rows(conn)
+    except sqlite3.DatabaseError as exc:
+        if not recovery.is_corrupt(exc):
+            raise
+        rows, held = recovery.salvage(conn, f"SELECT {_row_sql()} FROM calls WHERE rowid BETWEEN ? AND ? ORDER BY rowid")
+        warnings.warn(f"nbmessages: the usage ledger {ledger.path!r} is damaged ({exc}): it holds {held} rows and "
+                      f"only {len(rows)} could be read; copy the file before it is written again (`sqlite3 FILE "
+                      ".recover` may save more)", RuntimeWarning, stacklevel=3)
+        return _read_rows(conn, rows)
 
 
 def _utc(value: TimeLike) -> pd.Timestamp | None:

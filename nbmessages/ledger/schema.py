@@ -111,6 +111,9 @@ class CallsTable(Protocol):
     @property
     def connection(self) -> sqlite3.Connection: ...
 
+    @property
+    def read_uri(self) -> str | None: ...  # how readers open the file when it may not be written
+
 
 def to_micros(when: datetime) -> int:
     """Microseconds since the epoch of a datetime (naive means UTC)."""

@@ -21,7 +21,7 @@ from ..client.observers import CallRecord, Observer, SpendingGuard
 from ..request.profiles import profile_of
 from ..types import Message
 from ..types.redact import scrub, scrub_value
-from . import frames, prices
+from . import frames, prices, recovery
 from .budget import Budget
 from .schema import BUSY_TIMEOUT_MS, COLUMNS, MEMORY, MIGRATIONS, to_micros
 
@@ -96,6 +96,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
+        self.read_uri: str | None = None  # how readers open the file when it may not be written
         _live.add(self)
 
     def __del__(self) -> None:
@@ -120,17 +121,42 @@ class Ledger:
         return conn
 
     def _open(self) -> sqlite3.Connection:
-        """Open, configure and migrate the database."""
-        if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        """Open, configure and migrate the database; a damaged file is moved aside, a read-only one read."""
+        if self.path == MEMORY:
+            return self._connect()
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if not recovery.writable(self.path) and Path(self.path).exists():
+            return self._connect_read_only()
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            if recovery.is_read_only(exc, self.path):
+                return self._connect_read_only()
+            if not recovery.is_corrupt(exc):
+                raise
+            recovery.move_aside(self.path, exc)
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.path != MEMORY:
+                _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses no commit
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A ledger in a place that may not be written: read it as it is (recording then fails, warned)."""
+        self.read_uri = recovery.read_only_uri(self.path)
+        conn = sqlite3.connect(self.read_uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if self.path != MEMORY:
-            _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses no commit
-        migrate(conn)
         return conn
 
     @property
@@ -160,7 +186,14 @@ class Ledger:
         row = row_of(record, tags, log_content)
         conn = self.connection
         with self._lock:
-            conn.execute(_INSERT, row)  # autocommit: one transaction per record
+            try:
+                conn.execute(_INSERT, row)  # autocommit: one transaction per record
+            except sqlite3.DatabaseError as exc:  # damaged since it was opened: set aside, record in a new file
+                if not recovery.is_corrupt(exc) or self.path == MEMORY:
+                    raise
+                self.close()
+                recovery.move_aside(self.path, exc)
+                self.connection.execute(_INSERT, row)
         return row[0]
 
     def insert_rows(self, rows: Iterable[Sequence[Any]], columns: Sequence[str] = COLUMNS) -> int:
@@ -293,6 +326,7 @@ class LedgerObserver:
         self.ledger = ledger
         self.tags = dict(tags or {})
         self.log_content = log_content
+        self._said: set[str] = set()
 
     def before_request(self, params: Any) -> None:
         """Nothing to check before a call."""
@@ -302,7 +336,10 @@ class LedgerObserver:
         try:
             self.ledger.record(record, tags=self.tags, log_content=self.log_content)
         except Exception as exc:  # noqa: BLE001 - the answer must still arrive
-            warnings.warn(f"nbmessages: usage ledger {self.ledger.path!r} could not record a call: {exc}", stacklevel=2)
+            said = f"nbmessages: usage ledger {self.ledger.path!r} could not record a call: {exc}"
+            if said not in self._said:  # once per problem, not once per call
+                self._said.add(said)
+                warnings.warn(f"{said} (said once)", stacklevel=2)
 
 
 def _ledger_of(option: Any) -> Ledger | None:
@@ -328,5 +365,5 @@ def observers(options: dict[str, Any]) -> list[Observer]:
     if isinstance(budget, SpendingGuard):  # a ready-made guard (shared between clients): used as it is
         result.append(budget)
     elif budget is not None:
-        result.append(Budget(float(budget)))
+        result.append(Budget(float(budget), prices.provider_id(options.get("profile"), options.get("base_host"))))
     return result

@@ -27,6 +27,8 @@ class ApiError(Exception):
 def error_body(error_type: str, message: str, request_id: str | None, details: dict[str, Any] | None = None,
                top: dict[str, Any] | None = None) -> dict[str, Any]:
     """The error envelope, as the body of an HTTP error or the data of a stream ``error`` event."""
+    # a message may quote the request, lone surrogates included: escape them, or the error itself cannot be sent
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     error = {"type": error_type, "message": message, **(details or {})}
     return {"type": "error", "error": error, "request_id": request_id, **(top or {})}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections import Counter
@@ -15,6 +16,8 @@ HTTP_FAULTS = {
 }
 STREAM_FAULTS = ("disconnect", "error_event", "malformed", "stall")
 FAULT_NAMES = (*HTTP_FAULTS, *STREAM_FAULTS, "slow_start", "unavailable")
+NUMBER_PARAMS = ("after", "times", "seconds", "retry_after")
+WHOLE_PARAMS = ("after", "times")
 TEXT_PARAMS = ("type", "message", "code", "retryable", "fallback")  # the parameters that are not numbers
 DEFAULT_AFTER = 6  # events sent before a mid-stream fault: message_start, ping, a block start, some text
 
@@ -48,14 +51,21 @@ def parse_fault(spec: str) -> Fault:
         if not sep:
             raise ValueError(f"fault parameter {pair!r} must be key=value")
         params[key.strip()] = value.strip()
-    fault = Fault(name, params, spec.strip())
-    for key in params:
+    for key, value in params.items():
+        if key in TEXT_PARAMS:
+            continue
+        if key not in NUMBER_PARAMS:
+            known = ", ".join((*NUMBER_PARAMS, *TEXT_PARAMS))
+            raise ValueError(f"unknown fault parameter {key!r}; known: {known}")
         try:
-            fault.number(key, 0.0)
+            number = float(value)
         except ValueError:
-            if key not in TEXT_PARAMS:
-                raise ValueError(f"fault parameter {key!r} must be a number (got {params[key]!r})") from None
-    return fault
+            number = math.nan
+        whole = key in WHOLE_PARAMS
+        if not (math.isfinite(number) and number >= 0) or (whole and number != int(number)):
+            kind = "a whole number" if whole else "a finite number"
+            raise ValueError(f"fault parameter {key!r} must be {kind} >= 0 (got {value!r})")
+    return Fault(name, params, spec.strip())
 
 
 class FaultPlan:

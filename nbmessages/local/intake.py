@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ..types.request_checks import json_problem
 from . import ids
 from .cache import PromptCache
 from .envelopes import ApiError
@@ -97,6 +98,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object, not a JSON {type(body).__name__}")
+    problem = json_problem(body)
+    if problem:
+        raise ApiError(400, f"request body: {problem[0] or 'the body'} {problem[1]}")
     return body
 
 

@@ -13,7 +13,7 @@ from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,7 +26,7 @@ from .billing import provider_name
 from .checks import api_version, check_count, check_create
 from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
-from .faults import HTTP_FAULTS, Fault
+from .faults import HTTP_FAULTS, STREAM_FAULTS, Fault
 from .intake import Incoming, ServerState, body_request_id, check_auth, incoming, is_openrouter, state_of
 from .limits import HEADER as LIMITS_HEADER
 from .limits import Admission, Refused
@@ -63,8 +63,9 @@ def pace_of(request: Request, config: ServerConfig) -> Pace:
 
 def fault_of(request: Request, state: ServerState, body: dict[str, Any]) -> Fault | None:
     """The fault this request gets, from ``x-nbmessages-fault`` or the server's policy."""
+    body_key = ids.body_hash(body)  # outside the try: only the header's own problems are blamed on it
     try:
-        return state.faults.choose(request.headers.get("x-nbmessages-fault"), ids.body_hash(body))
+        return state.faults.choose(request.headers.get("x-nbmessages-fault"), body_key)
     except ValueError as exc:
         raise ApiError(400, f"x-nbmessages-fault: {exc}") from None
 
@@ -151,7 +152,8 @@ async def create_message(request: Request) -> Response:
     if body.get("stream"):
         if fault is not None and fault.name == "stall" and "seconds" not in fault.params:
             fault = Fault(fault.name, {**fault.params, "seconds": str(state.config.stall_cap)}, fault.spec)
-        stream = paced_stream(_events(message), pace, fault, request_id=got.request_id,
+        mid_stream = fault if fault is not None and fault.name in (*STREAM_FAULTS, "unavailable") else None
+        stream = paced_stream(_events(message), pace, mid_stream, request_id=got.request_id,
                               abort=request.scope["state"]["abort"],
                               comment="OPENROUTER PROCESSING" if openrouter else None)
         return EventSourceResponse(_counted(state, stream), ping=0, sep="\n", headers=headers)
@@ -267,6 +269,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(error, body_request_id(request))
 
 
+async def _gone(request: Request, exc: Exception) -> Response:
+    logger.info("client disconnected before its request arrived: %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
     logger.exception("internal error in the local server", exc_info=exc)
     return error_response(ApiError(500, "internal server error"), body_request_id(request))
@@ -296,7 +303,7 @@ def create_app(config: ServerConfig) -> LocalApp:
     else:
         routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models,
                              "key": key_info, "generation": generation}) + batch_routes()
-    handlers = {ApiError: _api_error, HTTPException: _http_error, Exception: _crash}
+    handlers = {ApiError: _api_error, HTTPException: _http_error, ClientDisconnect: _gone, Exception: _crash}
     app = Starlette(routes=routes, exception_handlers=handlers)
     state = ServerState(config)
     app.state.local = state

@@ -27,6 +27,7 @@ _KEY_LIKE = (
     r"sk-(?:ant|or|proj)-[A-Za-z0-9_\-]{8,}|\bsk-[A-Za-z0-9_\-]{20,}"
     r"|(?<=Bearer )[A-Za-z0-9._~+/=\-]{8,}|(?<=Basic )[A-Za-z0-9+/=]{8,}"
     r"|(?<=://)[^/@\s:]+:[^/@\s]+(?=@)"
+    r"|(?<=[?&;])(?:api[_-]?key|key|token|access[_-]?token|auth|secret|password)=[^&#\s]+"
 )
 _known: set[str] = set()
 _lock = threading.Lock()

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from .blocks import BlockParam, ToolResultBlockParam
 from .model_capabilities import capabilities
 from .params import MessageCreateParams
@@ -112,6 +114,13 @@ def _answers(i: int, message: Any, uses: dict[str, str]) -> Iterator[Problem]:
                    "every tool_use of the assistant turn before it")
 
 
+def body_problems(p: MessageCreateParams) -> Iterator[Problem]:
+    """Nesting too deep to send (or to check), and lone surrogates, anywhere in the request."""
+    problem = json_problem(p)
+    if problem is not None:
+        yield problem
+
+
 def schema_problems(p: MessageCreateParams) -> Iterator[Problem]:
     """Tool input schemas and the structured output schema must be valid JSON Schemas."""
     for i, tool in enumerate(p.tools or ()):
@@ -132,7 +141,7 @@ def _schema_problem(path: str, schema: dict[str, Any]) -> Iterator[Problem]:
 
 @lru_cache(maxsize=256)
 def _check_schema(text: str) -> tuple[str, str] | None:
-    from jsonschema import SchemaError, validators  # loaded only when a request carries a schema
+    from jsonschema import SchemaError, validators  # type: ignore[import-untyped]  # loaded only when needed
 
     schema = json.loads(text)
     try:
@@ -156,3 +165,31 @@ def model_problems(p: MessageCreateParams) -> Iterator[Problem]:
                        "system field (mid-conversation system turns need Claude Opus 4.8 or later)")
     if not caps.temperature_with_top_p and p.temperature is not None and p.top_p is not None:
         yield "top_p", f"{p.model!r} refuses temperature and top_p together; set only one of them"
+
+
+MAX_DEPTH = 200  # nesting levels of JSON a request may use; deeper is refused before anything recurses on it
+
+
+def json_problem(body: Any) -> Problem | None:
+    """What makes a body unsendable though it is JSON: nesting too deep, or a lone surrogate in a string."""
+    stack: list[tuple[Any, str, int]] = [(body, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            shown = path if len(path) <= 80 else f"{path[:60]}…{path[-20:]}"
+            return shown, f"is nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, BaseModel):  # a typed request: walked as the dict it is sent as
+            value = {k: v for k, v in {**value.__dict__, **(value.model_extra or {})}.items() if v is not None}
+        if isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                stack += [(item, where, depth + 1), (key, where, depth + 1)]  # keys are strings too
+        elif isinstance(value, list):
+            stack += [(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:  # the path may hold one too: shown escaped
+                path = path.encode("utf-8", "backslashreplace").decode("utf-8")
+                return path, f"holds a lone surrogate ({value[exc.start]!r} at character {exc.start}): send valid Unicode"
+    return None

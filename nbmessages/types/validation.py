@@ -148,6 +148,10 @@ def semantic_problems(p: MessageCreateParams) -> Iterator[Problem]:
     yield from _tool_problems(p)
     yield from _turn_problems(p)
     yield from _cache_problems(p)
+    deep = list(request_checks.body_problems(p))
+    if deep:  # the other rules would recurse into it
+        yield from deep
+        return
     yield from request_checks.block_problems(p)
     yield from request_checks.tool_pairing_problems(p)
     yield from request_checks.schema_problems(p)

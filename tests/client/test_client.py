@@ -250,9 +250,10 @@ def test_record_then_replay_byte_for_byte(server, tmp_path: Path):
 def test_budget_refuses_past_the_limit_and_can_be_raised(server, ledger):
     from nbmessages.ledger.budget import BudgetExceededError
 
-    c = Client(base_url=server.base_url + "/api", api_key="sk-or-test", ledger=ledger, budget=0.0001)
+    # room for the first call's worst case (140 tokens out at $15/M plus the input), which spends over 80 %
+    c = Client(base_url=server.base_url + "/api", api_key="sk-or-test", ledger=ledger, budget=0.0026)
     with pytest.warns(UserWarning):
-        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300, messages="spend " * 50)
+        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=140, messages="spend " * 50)
     with pytest.raises(BudgetExceededError, match="budget"):
         c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300, messages="more")
     c.budget.limit = 10
@@ -282,7 +283,7 @@ def test_bad_requests_are_refused_before_anything_is_sent_and_the_server_agrees(
 
 
 def _rich(server, ledger, **kw) -> Client:
-    return Client(base_url=server.base_url + "/api", api_key="sk-or-copy-test", ledger=ledger, budget=0.0001,
+    return Client(base_url=server.base_url + "/api", api_key="sk-or-copy-test", ledger=ledger, budget=0.006,
                   anthropic_version="2026-10-21", default_headers={"x-team": "a"}, max_retries=1, timeout=7.0,
                   tags={"team": "a"}, log_content=True, deadline=30.0, **kw)
 
@@ -311,8 +312,7 @@ def test_copy_keeps_every_setting_and_shares_budget_ledger_and_observers(server,
     assert d.timeout == c.timeout and d.tags == {"team": "a"} and (d.max_retries, c.max_retries) == (0, 1)
     assert d.deadline == c.deadline == 30.0
     assert d.budget is c.budget and d.observers == c.observers
-    with pytest.warns(UserWarning, match="budget"):
-        _spend(d)  # spent through the copy ...
+    _spend(d)  # spent through the copy (its worst case fitted the limit; the next one does not) ...
     with pytest.raises(BudgetExceededError):
         _spend(c)  # ... counts for the original
     assert seen[:2] == ["anthropic/claude-sonnet-4.5", "ok"]
@@ -350,9 +350,8 @@ def test_copies_across_flavours_share_budget_and_ledger(server, ledger):
 
     async def spend() -> str:
         async with a:
-            with pytest.warns(UserWarning, match="budget"):
-                m = await a.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300,
-                                            messages="spend " * 50)
+            m = await a.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300,
+                                        messages="spend " * 50)
             return m.text
 
     assert asyncio.run(spend())
@@ -370,3 +369,17 @@ def test_copies_record_into_the_same_cassette(server, tmp_path: Path):
     assert len(json.loads(cassette.read_text())) == 3
     replayer = Client(replay=cassette, ledger=False).copy(max_retries=0)  # a copy replays from the same cassette
     assert ask(replayer, "third") == third
+
+
+def test_bodies_the_server_would_refuse_are_refused_before_sending(server, ledger):
+    c = client(server, ledger=ledger)
+    deep: dict = {"type": "string"}
+    for _ in range(150):
+        deep = {"type": "object", "properties": {"a": deep}}
+    served = server.requests_served
+    with pytest.raises(nbmessages.RequestValidationError, match=r"messages\[0\]\.content: holds a lone surrogate"):
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="caf\ud800e")
+    with pytest.raises(nbmessages.RequestValidationError, match=r"tools\[0\]\.input_schema.* nested more than 200"):
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="hi",
+                          tools=[{"name": "f", "input_schema": deep}])
+    assert server.requests_served == served and ledger.rows() == []

@@ -105,3 +105,18 @@ def test_usage_module_attributes_in_a_fresh_interpreter():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
                          timeout=120, check=True).stdout
     assert out.split() == ["True", "by_model"]
+
+
+def test_the_magics_budget_survives_a_configuration_change(env, server):
+    session = Session()
+    session.set_budget(1.0)
+    env.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    first = session.client()
+    ask(first)
+    spent = session.budget_status()
+    assert "spent $0.0000" not in spent
+    env.setenv("ANTHROPIC_API_KEY", KEY)
+    second = session.client()
+    assert second is not first and second.budget is first.budget and session.budget_status() == spent
+    session.set_budget(2.0)
+    assert second.budget.limit == 2.0 and session.budget_status().startswith("$2.00")

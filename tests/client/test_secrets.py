@@ -115,3 +115,11 @@ def test_header_command_masks_credentials(capsys):
     commands.run("header x-trace hello")
     out = capsys.readouterr().out
     assert ODD_CANARY not in out and out.count("[REDACTED]") == 6 and "x-trace: hello" in out
+
+
+def test_a_key_in_the_base_urls_query_is_never_shown(server, caplog):
+    caplog.set_level(logging.DEBUG)
+    c = Client(base_url=f"{server.base_url}/?api_key={ODD_CANARY}&tenant=a", ledger=False)
+    c.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages="hi")
+    shown = repr(c) + caplog.text
+    assert ODD_CANARY not in shown and "tenant=a" in shown

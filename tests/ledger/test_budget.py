@@ -73,3 +73,70 @@ def test_the_budget_and_the_ledger_are_found_by_their_protocols(tmp_path) -> Non
     assert guard.limit == 4.0
     bare = Client(api_key="k", base_url="http://127.0.0.1:9", ledger=False)
     assert bare.budget is None and bare.ledger is None
+
+
+# -- reservations: concurrent calls stay inside the limit; unpriced models are refused under a budget
+
+
+def test_twenty_concurrent_calls_stay_within_one_call_of_the_limit(server) -> None:
+    import asyncio
+
+    from nbmessages import AsyncClient
+
+    limit = 0.01
+
+    async def main() -> tuple[list, AsyncClient]:
+        client = AsyncClient(base_url=server.base_url, ledger=False, budget=limit)
+        calls = [client.messages.create(model="claude-sonnet-4-5", max_tokens=200,
+                                        messages=f"Tell me about concurrency, part {i}.") for i in range(20)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        await client.close()
+        return results, client
+
+    results, client = asyncio.run(main())
+    answered = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BudgetExceededError)]
+    assert answered and refused and len(answered) + len(refused) == 20
+    one_call = max(r.usage.output_tokens for r in answered) * 15e-6 + 0.001
+    assert client.budget.spent <= limit + one_call
+    assert client.budget.reserved == 0  # every reservation was settled
+    assert "reserved by calls in flight" in str(refused[0]) or "could cost up to" in str(refused[0])
+
+
+def test_a_request_whose_worst_case_passes_the_limit_is_refused_before_sending(server) -> None:
+    from nbmessages import Client
+
+    client = Client(base_url=server.base_url, ledger=False, budget=0.01)
+    served = server.requests_served
+    with pytest.raises(BudgetExceededError, match=r"could cost up to \$0\.06.*max_tokens 4000.*Lower max_tokens"):
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=4000, messages="hi")
+    assert server.requests_served == served and client.budget.reserved == 0
+    assert client.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages="hi").text
+
+
+def test_an_unpriced_model_under_a_budget_is_refused_with_the_way_to_allow_it(server) -> None:
+    from nbmessages import Client
+    from nbmessages.ledger.budget import UnpricedModelError
+
+    client = Client(base_url=server.base_url, ledger=False, budget=1.0)
+    with pytest.raises(UnpricedModelError, match="no price is known.*allow_unpriced = True"):
+        client.messages.create(model="mystery-model-b2", max_tokens=50, messages="hi")
+    client.budget.allow_unpriced = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert client.messages.create(model="mystery-model-b2", max_tokens=50, messages="hi").text
+    assert client.budget.unknown_cost_calls == 1
+
+
+def test_estimates_count_text_images_and_pdf_pages() -> None:
+    import base64
+
+    from nbmessages.ledger.reservations import IMAGE_TOKENS, PDF_PAGE_TOKENS, estimate_input_tokens
+
+    pdf = base64.b64encode(b"%PDF-1.4 /Type /Pages /Type /Page x /Type /Page y").decode()
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 10_000_000}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": pdf}},
+        {"type": "text", "text": "word " * 300}]}]}
+    tokens = estimate_input_tokens(body)
+    assert IMAGE_TOKENS + 2 * PDF_PAGE_TOKENS + 500 < tokens < IMAGE_TOKENS + 2 * PDF_PAGE_TOKENS + 700

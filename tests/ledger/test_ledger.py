@@ -259,3 +259,149 @@ def test_versions_6_and_7_add_the_map_and_batch_tables_after_main_s_five(tmp_pat
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"} <= tables
     assert led.rows()[0]["routing"] == "r"
+
+
+# -- every request gets a row; damaged and read-only ledger files (issue 10 §7)
+
+
+def _interrupt_after(seconds: float) -> None:
+    """A real SIGINT, as Jupyter's interrupt sends: it wakes a sleep or a blocking read."""
+    import threading
+
+    threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+
+@pytest.mark.parametrize("fault", ["server_error;retry_after=30", "slow_start;seconds=30"],
+                         ids=["during retry backoff", "during a non-streamed call"])
+def test_an_interrupt_still_writes_the_row(server, tmp_path, fault) -> None:
+    from nbmessages import Client
+
+    ledger = Ledger(tmp_path / "u.sqlite")
+    c = Client(base_url=server.base_url, ledger=ledger, max_retries=2, default_headers={"x-nbmessages-fault": fault})
+    _interrupt_after(0.5)
+    with pytest.raises(KeyboardInterrupt):
+        c.messages.create(model="claude-sonnet-4-5", max_tokens=20, messages="hi")
+    (row,) = ledger.rows()
+    assert row["outcome"] == "interrupted" and row["streamed"] == 0
+    assert row["retries"] == (1 if "retry" in fault else 0)
+
+
+def test_a_cancelled_async_call_writes_the_row(server, tmp_path) -> None:
+    import asyncio
+
+    from nbmessages import AsyncClient
+
+    ledger = Ledger(tmp_path / "u.sqlite")
+
+    async def main() -> None:
+        c = AsyncClient(base_url=server.base_url, ledger=ledger,
+                        default_headers={"x-nbmessages-fault": "slow_start;seconds=30"})
+        task = asyncio.ensure_future(c.messages.create(model="claude-sonnet-4-5", max_tokens=20, messages="hi"))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert [r["outcome"] for r in ledger.rows()] == ["interrupted"]
+
+
+def test_a_corrupt_file_is_moved_aside_once_and_recording_goes_on(server, tmp_path) -> None:
+    from nbmessages import Client
+
+    path = tmp_path / "usage.sqlite"
+    path.write_bytes(b"this is not an SQLite database, just garbage " * 100)
+    c = Client(base_url=server.base_url, ledger=Ledger(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            c.messages.create(model="claude-sonnet-4-5", max_tokens=20, messages="hi")
+    said = [str(w.message) for w in caught if "ledger" in str(w.message)]
+    assert len(said) == 1 and "moved aside" in said[0]
+    (aside,) = tmp_path.glob("usage.sqlite.corrupt-*")
+    assert aside.read_bytes().startswith(b"this is not") and str(aside) in said[0]
+    assert len(Ledger(path).rows()) == 3
+
+
+def test_a_damaged_file_says_how_many_rows_it_could_not_read(tmp_path) -> None:
+    import nbmessages
+
+    path = tmp_path / "usage.sqlite"
+    ledger = Ledger(path)
+    import uuid
+
+    one = ledger_mod.row_of(record())
+    ledger.insert_rows([(uuid.uuid4().hex, *one[1:]) for _ in range(3000)])
+    ledger.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    ledger.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    start = int(len(data) // page * 0.3) * page  # a leaf page of the calls table
+    data[start:start + page] = b"\xff" * page
+    path.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match=r"damaged .*holds 3000 rows and only \d+ could be read"):
+        df = nbmessages.usage(ledger=Ledger(path))
+    assert 2000 < len(df) < 3000
+
+
+def test_usage_reads_a_ledger_in_a_read_only_place(tmp_path) -> None:
+    import shutil
+    import tempfile
+    import traceback
+
+    import nbmessages
+
+    folder = Path(tempfile.mkdtemp(prefix="nbmessages-ro-"))  # /tmp: reachable by the unprivileged child
+    folder.chmod(0o755)
+    ledger = Ledger(folder / "usage.sqlite")
+    for _ in range(3):
+        ledger.record(record())
+    ledger.close()
+    assert len(nbmessages.usage(ledger=Ledger(tmp_path / "warm.sqlite"))) == 0  # load pandas, ADBC, pyarrow now
+    os.chmod(folder / "usage.sqlite", 0o444)
+    os.chmod(folder, 0o555)
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a child that cannot write there, even when the tests run as root
+            code = 1
+            try:
+                if os.geteuid() == 0:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                code = 0 if len(nbmessages.usage(ledger=Ledger(folder / "usage.sqlite"))) == 3 else 2
+            except BaseException:  # noqa: BLE001 - reported to the parent
+                os.write(write, traceback.format_exc().encode()[-2000:])
+            os._exit(code)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        said = os.read(read, 2000).decode()
+        assert os.waitstatus_to_exitcode(status) == 0, said
+    finally:
+        os.chmod(folder, 0o755)
+        shutil.rmtree(folder)
+
+
+def test_an_interrupt_while_a_stream_waits_to_retry_writes_the_row(server, tmp_path) -> None:
+    from nbmessages import Client
+
+    ledger = Ledger(tmp_path / "u.sqlite")
+    c = Client(base_url=server.base_url, ledger=ledger, max_retries=2,
+               default_headers={"x-nbmessages-fault": "overloaded;retry_after=30"})
+    _interrupt_after(0.5)
+    with pytest.raises(KeyboardInterrupt), c.messages.stream(model="claude-sonnet-4-5", max_tokens=20,
+                                                             messages="hi") as s:
+        s.get_final_message()
+    (row,) = ledger.rows()
+    assert (row["outcome"], row["streamed"], row["retries"]) == ("interrupted", 1, 1)
+
+
+def test_a_ledger_that_cannot_record_warns_once_not_per_call(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    (obs,) = observers({"ledger": str(blocker / "sub" / "u.sqlite")})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            obs.record(record())
+    assert len([w for w in caught if "could not record" in str(w.message)]) == 1

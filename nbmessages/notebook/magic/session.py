@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...client.config import environment_fingerprint
-from ...client.observers import SpendingGuard
 from ...client.sync import Client
+from ...ledger.budget import Budget
 from ...ledger.money import usd
 from .. import settings
 from ..chat import Chat
@@ -35,6 +35,7 @@ class Session:
     last_message: Any = None
     _clients: dict[str | None, Client] = field(default_factory=dict)
     _pinned: Client | None = None
+    _budget: Budget | None = None  # shared by the session's clients
     _environment: str = ""  # the configuration variables the clients were made under (a digest)
 
     def client(self, profile: str | None = None) -> Client:
@@ -56,8 +57,8 @@ class Session:
 
     def _client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"tags": {"source": "magic"}, "default_headers": dict(self.headers)}
-        if self.budget is not None:
-            options["budget"] = self.budget
+        if self.budget is not None:  # one guard for every client: remade clients keep what was spent
+            options["budget"] = self._guard()
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
         options.update(self.openrouter)  # %nbmessages openrouter_cache / router_metadata
@@ -73,26 +74,28 @@ class Session:
             client.close()
         self._clients.clear()
 
+    def _guard(self) -> Budget:
+        """The session's one budget guard (made on first use)."""
+        if self._budget is None:
+            self._budget = Budget(self.budget if self.budget is not None else 0.0)
+        return self._budget
+
     def set_budget(self, limit: float | None) -> None:
         """Set (or with None drop) the spending limit, keeping what the clients already counted."""
         self.budget = limit
-        budgets = self._budgets()
-        if limit is None or not budgets:
+        if limit is None:
+            self._budget = None
             self.changed()
             return
-        for budget in budgets:
-            budget.limit = limit
-
-    def _budgets(self) -> list[SpendingGuard]:
-        """The clients' budgets, each once (the session's clients are copies sharing one)."""
-        unique = {id(b): b for c in self._clients.values() if (b := c.budget) is not None}
-        return list(unique.values())
+        if self._budget is None:
+            self.changed()  # the clients made so far have no guard
+        self._guard().limit = limit
 
     def budget_status(self) -> str:
         """The budget as text: limit and spent, or 'none'."""
         if self.budget is None:
             return "none"
-        spent = sum(b.spent for b in self._budgets())
+        spent = self._budget.spent if self._budget is not None else 0.0
         return f"{usd(self.budget)} (spent {usd(spent, 4)})"
 
     def chat(self, name: str | None = None) -> Chat:
