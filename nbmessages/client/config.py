@@ -120,9 +120,9 @@ def _announce() -> None:
     global _announced
     if not _announced:
         _announced = True
-        info(
-            "nbmessages: no API key or base URL configured; using the embedded offline server "
-            "(set ANTHROPIC_API_KEY or OPENROUTER_API_KEY to use a real model)."
+        info(  # two short lines: a notebook wraps a long text line mid-word
+            "nbmessages: no API key or base URL configured; using the embedded offline server.\n"
+            "  Set ANTHROPIC_API_KEY or OPENROUTER_API_KEY to use a real model."
         )
 
 

@@ -39,6 +39,11 @@ def quote(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+def blockquote(text: str) -> str:
+    """``text`` as a Markdown blockquote: prose wraps at word breaks (front ends wrap code blocks mid-word)."""
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
+
+
 def human_size(size: int) -> str:
     """``1536`` → ``1.5 KB``."""
     if size < 1024:
@@ -137,7 +142,7 @@ def markdown_answer(body: dict[str, Any]) -> str:
     """The plain answer: who answers, the last user message quoted in full, and the request summary."""
     message = last_user(body)
     text = text_of(message.get("content"))
-    quoted = quote(text) if text else "_(your last message has no text)_"
+    quoted = blockquote(text) if text else "_(your last message has no text)_"
     bullets = "\n".join(f"- {line}" for line in summary_lines(body))
     return (
         f"This is the **nbmessages offline model** answering as `{body.get('model')}` "

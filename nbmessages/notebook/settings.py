@@ -35,6 +35,7 @@ class Setting:
     section: str = ""  # where the playground shows it: "" the top rows, else an accordion section's title
     bounds: tuple[float, float, float] | None = None  # the control's min, max and step
     initial: Any = None  # what an unset optional control shows once switched on
+    placeholder: str = ""  # what an empty text or list control says to type
     field: str = ""  # the request field it fills, dotted (``output_config.effort``); "" for none
     aliases: tuple[str, ...] = ()
     encode: Callable[[Any, Mapping[str, Any]], Any] | None = None  # value (and all settings) → field value
@@ -139,7 +140,8 @@ ROWS: tuple[Setting, ...] = (
     Setting("effort", "how much effort the model spends (output_config.effort)", choices=EFFORTS,
             flags=("--effort",), widget="choice", section="Thinking, effort, stops", field="output_config.effort"),
     Setting("stop_sequences", "a stop sequence (repeatable)", flags=("--stop",), metavar="TEXT", many="repeat",
-            widget="tags", section="Thinking, effort, stops", field="stop_sequences", aliases=("stop",)),
+            widget="tags", section="Thinking, effort, stops", field="stop_sequences", aliases=("stop",),
+            placeholder="a stop sequence, then Enter"),
     Setting("tools", "tools: names of Python functions or tool dicts in the notebook", flags=("--tools",),
             metavar="F,G", many="comma", pick="tool", widget="pick_many", section="Tools and output schema",
             field="tools"),
@@ -151,9 +153,11 @@ ROWS: tuple[Setting, ...] = (
     Setting("cache", "prompt caching (top-level cache_control)", bool, flags=("--cache",),
             field="cache_control.type", encode=lambda on, _values: "ephemeral"),
     Setting("provider_order", "OpenRouter: provider order", flags=("--provider",), metavar="A,B", many="comma",
-            widget="tags", section="OpenRouter routing", field="provider.order", aliases=("provider",)),
+            widget="tags", section="OpenRouter routing", field="provider.order", aliases=("provider",),
+            placeholder="a provider (e.g. anthropic), then Enter"),
     Setting("fallback_models", "OpenRouter: fallback models", flags=("--models",), metavar="M1,M2", many="comma",
-            widget="tags", section="OpenRouter routing", field="models", aliases=("models",)),
+            widget="tags", section="OpenRouter routing", field="models", aliases=("models",),
+            placeholder="a fallback model (e.g. anthropic/claude-haiku-4.5), then Enter"),
     Setting("session_id", "OpenRouter: session id grouping related calls", flags=("--session-id",),
             field="session_id"),
 )

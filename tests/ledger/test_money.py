@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from nbmessages.ledger.budget import Budget
+import pytest
+
+from nbmessages.ledger.budget import Budget, BudgetExceededError
 from nbmessages.ledger.money import usd
 
 
@@ -17,3 +19,10 @@ def test_spend_keeps_four_decimals():
 
 def test_a_small_budget_is_shown_as_set():
     assert repr(Budget(0.002)) == "Budget(limit=$0.002, spent=$0.0000, calls=0)"
+
+
+def test_the_budget_error_names_a_small_limit_as_set():
+    budget = Budget(0.002)
+    budget.spent = 0.0031
+    with pytest.raises(BudgetExceededError, match=r"spent \$0\.0031 of \$0\.002\."):
+        budget.before_request(None)

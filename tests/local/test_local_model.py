@@ -41,7 +41,8 @@ def test_plain_answer_quotes_the_message_and_summarises_the_request(http):
     message = create(http, payload)
     text = message["content"][0]["text"]
     assert message["model"] == "any-model/whatever"
-    assert "````text\n" + question + "\n````" in text  # fence longer than the ``` inside: nothing breaks out
+    # quoted as a blockquote (prose wraps at words); a ``` inside stays inside the quote
+    assert "\n".join(f"> {line}" if line.strip() else ">" for line in question.splitlines()) in text
     for expected in ("any-model/whatever", "Be terse.", "temperature=0.2", "max_tokens=1024", "image/png",
                      "2.0 KB", "application/pdf", '"Report"', "stop sequences: 1"):
         assert expected in text, expected

@@ -39,9 +39,10 @@ def test_retry_drops_last_exchange_including_tool_turns():
 
 
 def test_display_history():
-    chat = Chat("demo").add_user("What is $5 in cents?").add(answer("500 cents"))
+    chat = Chat("demo").add_user("What are $5 and $7 in cents?").add(answer("500 cents"))
     md = chat._repr_markdown_()
-    assert "chat `demo` (2 turns)" in md and "🧑 you" in md and "\\$5" in md and "500 cents" in md
+    assert "chat `demo` (2 turns)" in md and "🧑 you" in md and "500 cents" in md
+    assert "What are <span>&#36;</span>5 and <span>&#36;</span>7" in md  # money, not TeX
     bundle = chat._repr_mimebundle_()
     assert "[assistant]" in bundle["text/plain"] and "500 cents" in bundle["text/plain"]
     assert repr(chat) == "Chat('demo', 2 turns)"

@@ -53,6 +53,9 @@ class Recorder:
 def test_help_documents_every_option(ip):
     cell = run(ip, "%message --help")
     assert run(ip, "%%message --help\nignored").stdout == cell.stdout
+    # plain text, not the reST of IPython's docstring
+    assert cell.stdout.startswith("%message [--model MODEL]") and "``" not in cell.stdout and "::" not in cell.stdout
+    assert "`{name}`, `{name.attr}`" in cell.stdout
     for option in ("--model", "--system", "--max-tokens", "--temperature", "--top-p", "--top-k", "--stop",
                    "--thinking", "--effort", "--tools", "--tool-choice", "--schema", "--attach", "--cache",
                    "--provider", "--models", "--session-id", "--no-stream", "--raw", "--out", "--chat", "--new",
@@ -228,7 +231,7 @@ def test_profile_local_option(ip, monkeypatch):
 
 def test_thinking_rendered_collapsible(ip):
     cell = run(ip, "%%message --thinking 1024 --new\nThink first")
-    assert "<details><summary>💭 Thinking</summary>" in cell.markdown and "[thinking]" in cell.plain
+    assert "><summary>💭 Thinking</summary>" in cell.markdown and "[thinking]" in cell.plain
 
 
 # -- stop reasons
@@ -311,6 +314,7 @@ def test_budget_refuses_calls_past_the_limit(ip):
     assert "client.budget.reset()" in second.markdown and "`%nbmessages budget N` sets a new limit" in second.markdown
     status = run(ip, "%nbmessages")
     assert "$0.02 (spent $0.0" in status.plain
+    assert "<span>&#36;</span>0.02 (spent <span>&#36;</span>0.0" in status.markdown  # money, not TeX
 
 
 def test_a_calls_other_profile_shares_the_session_budget_and_headers(server):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -28,6 +29,7 @@ from jupyter_browser import (
 
 import nbmessages.local
 from nbmessages.local import Cassette
+from nbmessages.notebook.render import render_bundle
 from nbmessages.testing import message_events, sse
 
 pytestmark = [needs_chromium, pytest.mark.timeout(240)]
@@ -35,6 +37,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 DOLLARS = "The basic plan costs $5 per month and the pro plan costs $20 per month."
 MATH = "The area is $x^2$, and $$\\int_0^1 x\\,dx = \\tfrac{1}{2}$$"
+LONG_PROMPT = ("Please summarise the quarterly revenue figures for the northeastern region and explain the "
+               "variance against the forecast, in two sentences.")
 SETUP = "%load_ext nbmessages\n%nbmessages model claude-sonnet-4-5\n%nbmessages max_tokens 1024"
 
 
@@ -111,7 +115,8 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     body = _magic_body(url, "What do the plans cost?")
-    events = message_events([{"type": "text", "text": f"{DOLLARS}\n\n{MATH}"}], model="claude-sonnet-4-5")
+    events = message_events([{"type": "thinking", "thinking": "Prices first, then the integral."},
+                             {"type": "text", "text": f"{DOLLARS}\n\n{MATH}"}], model="claude-sonnet-4-5")
     cassette = Cassette(folder / "dollars.json")
     cassette.add("POST", "/v1/messages", body, 200, {"content-type": "text/event-stream"}, sse(events))
     cassette.save()
@@ -139,6 +144,10 @@ def test_a_replayed_answer_shows_dollar_amounts_literally_and_math_typeset(page:
     text = answer.inner_text()
     assert DOLLARS in text, text
     assert answer.locator("mjx-container").count() == 2, answer.inner_html()  # $x^2$ and the display integral
+    thinking = answer.locator("details").first  # folded thinking, set apart from the answer by a rule
+    assert thinking.evaluate("d => getComputedStyle(d).borderLeftWidth") == "3px"
+    thinking.locator("summary").click()
+    assert "Prices first" in thinking.inner_text()
     shoot(cell, jupyter, "dollars")
 
 
@@ -152,12 +161,13 @@ def test_a_fast_answer_leaves_exactly_one_final_output_in_a_fresh_page(browser: 
         tab = page if run == 0 else browser.new_page(viewport={"width": 1200, "height": 1000})
         tab.set_default_timeout(UI_TIMEOUT)
         try:
-            cell = open_notebook(tab, jupyter, f"fast-{run}.ipynb", setup, "%%message\nSay hello.", done="end_turn")
+            cell = open_notebook(tab, jupyter, f"fast-{run}.ipynb", setup, f"%%message\n{LONG_PROMPT}", done="end_turn")
             tab.wait_for_timeout(1000)  # a late render of an earlier update would land by now
             outputs = markdown_outputs(cell)
             assert len(outputs) == 1, f"run {run}: {outputs}"
             assert "waiting for the model" not in outputs[0] and "streaming…" not in outputs[0], f"run {run}: {outputs}"
-            if run == 4:
+            if run == 4:  # the long prompt is quoted as prose, wrapped at word breaks (a <pre> breaks words)
+                assert LONG_PROMPT in cell.locator(".jp-RenderedMarkdown blockquote").first.inner_text()
                 shoot(cell, jupyter, "fast")
         finally:
             if tab is not page:
@@ -199,3 +209,30 @@ def test_an_overloaded_api_shows_the_error_box_and_no_traceback(page: Any, jupyt
     assert "⚠ The API is overloaded" in text, text
     assert "Traceback" not in text and cell.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
     shoot(cell, jupyter, "fault")
+
+
+# -- nbconvert's HTML export (MathJax 2 from Debian's libjs-mathjax: the export page loads it from a CDN)
+
+MATHJAX2 = Path("/usr/share/javascript/mathjax/MathJax.js")
+
+
+@pytest.mark.skipif(not MATHJAX2.exists(), reason="Debian's libjs-mathjax is not installed (.ci/run installs it)")
+def test_nbconvert_html_export_shows_money_literally_and_typesets_math(browser: Any, tmp_path: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    bundle = render_bundle([{"type": "text", "text": f"{DOLLARS}\n\n{MATH}"}])
+    output = nbformat.v4.new_output("display_data", data=bundle)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%%message", outputs=[output])])
+    exporter = HTMLExporter(mathjax_url=f"{MATHJAX2.as_uri()}?config=TeX-AMS_CHTML-full,Safe")
+    page_file = tmp_path / "export.html"
+    page_file.write_text(exporter.from_notebook_node(nb)[0])
+    tab = browser.new_page(viewport={"width": 1000, "height": 600})
+    try:
+        tab.goto(page_file.as_uri())
+        answer = tab.locator(".jp-RenderedMarkdown").first
+        answer.locator(".MathJax_CHTML").first.wait_for()  # MathJax 2 has typeset the page
+        assert DOLLARS in answer.inner_text()
+        assert answer.locator(".MathJax_CHTML").count() == 2  # $x^2$ and the display integral
+        answer.screenshot(path=str(ARTIFACTS / "export-dollars.png"))
+    finally:
+        tab.close()

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 import nbmessages
 from nbmessages import local
 from nbmessages.notebook.playground import Playground
+from nbmessages.notebook.playground.fields import ListEntry
+from nbmessages.notebook.playground.settings import namespace_functions
 from nbmessages.notebook.render import Transcript, render_bundle
 
 CANARY = "sk-ant-api03-CANARY-playground-0123456789abcdef"
@@ -136,11 +138,11 @@ def test_the_playground_is_an_ipywidgets_box_with_every_control_as_an_attribute(
     for name, kind in [("model", widgets.Combobox), ("system", widgets.Textarea), ("prompt", widgets.Textarea),
                        ("max_tokens", widgets.BoundedIntText), ("thinking", widgets.Checkbox),
                        ("thinking_budget", widgets.BoundedIntText), ("effort", widgets.Dropdown),
-                       ("stop_sequences", widgets.TagsInput), ("tools", widgets.SelectMultiple),
-                       ("schema", widgets.Dropdown), ("provider_order", widgets.TagsInput),
-                       ("fallback_models", widgets.TagsInput), ("send_button", widgets.Button),
+                       ("stop_sequences", ListEntry), ("tools", widgets.SelectMultiple),
+                       ("schema", widgets.Dropdown), ("provider_order", ListEntry),
+                       ("fallback_models", ListEntry), ("send_button", widgets.Button),
                        ("stop_button", widgets.Button), ("key", widgets.Password),
-                       ("compare_toggle", widgets.Checkbox), ("compare_models", widgets.TagsInput)]:
+                       ("compare_toggle", widgets.Checkbox), ("compare_models", ListEntry)]:
         assert isinstance(getattr(pg, name), kind), name
     for name in ("temperature", "top_p", "top_k"):
         assert getattr(pg, name).value is None  # unset: not sent
@@ -236,6 +238,7 @@ def test_send_streams_the_answer_drawn_by_the_shared_renderer(server: Any) -> No
 def test_the_usage_line_shows_tokens_cost_first_token_and_duration(server: Any) -> None:
     pg = make(server)
     message = ask(pg, "Hello")
+    assert pg.columns[0].html.count("first token") == 0  # the answer has no footer: the usage line is shown once
     stats = pg.columns[0].stats.value
     assert f"in {message.usage.input_tokens} · out {message.usage.output_tokens}" in stats
     assert "$" in stats and "first token" in stats and stats.endswith(" s</span>")
@@ -251,10 +254,20 @@ def test_the_usage_line_is_live_while_streaming(slow_server: Any) -> None:
     try:
         wait_for(lambda: live_text(pg), 10, "streamed text")
         wait_for(lambda: "streaming…" in pg.columns[0].stats.value, 5, "a live usage line")
-        assert "in " in pg.columns[0].stats.value and "⏳" not in pg.columns[0].html
+        wait_for(lambda: " · out " in pg.columns[0].stats.value, 5, "live token counts")  # after message_start
+        assert "⏳" not in pg.columns[0].html
+        first = _out_count(pg.columns[0].stats.value)
+        wait_for(lambda: _out_count(pg.columns[0].stats.value) > max(first, 1), 10, "the output count growing")
     finally:
         pg.stop()
         assert pg.wait(5)
+
+
+def _out_count(stats: str) -> int:
+    import re
+
+    found = re.search(r"out (\d+)", stats)
+    return int(found.group(1)) if found else 0
 
 
 def test_thinking_blocks_are_drawn_like_the_magic_draws_them(server: Any) -> None:
@@ -654,3 +667,27 @@ def test_an_availability_error_box_shows_the_code_and_the_fallback_models(server
     assert isinstance(pg.last_error, nbmessages.NotFoundError)
     html = pg.columns[0].html
     assert "free_variant_ended" in html and "--models anthropic/claude-haiku-4.5" in html
+
+
+def test_a_list_entry_adds_what_is_typed_on_enter_and_removes_a_clicked_entry() -> None:
+    entry = ListEntry("a stop sequence, then Enter")
+    assert entry.entry.placeholder == "a stop sequence, then Enter" and entry.entry.continuous_update is False
+    for typed in ("END", "   ", "Human:", "END"):  # Enter sends the box's text: blank and repeats add nothing
+        entry.entry.value = typed
+    assert entry.value == ["END", "Human:"] and entry.entry.value == ""
+    assert [b.description for b in entry.entries.children] == ["END ✕", "Human: ✕"]
+    entry.entries.children[0].click()
+    assert entry.value == ["Human:"]
+    entry.value = ["a", "b"]  # set from code: drawn too
+    assert len(entry.entries.children) == 2
+
+
+def test_the_tools_picker_offers_only_functions_defined_in_the_notebook() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("def lookup(city: str) -> str:\n    return city")
+    names = namespace_functions(shell.user_ns)
+    assert "lookup" in names and "open" not in names and "get_ipython" not in names
+    assert "open" in shell.user_ns  # IPython's own open is there, but it is no tool of the user's
+    assert set(namespace_functions(NAMESPACE)) == {"get_weather"}  # a plain dict: its functions

@@ -29,6 +29,7 @@ from nbmessages.notebook.render import (
     render_plain,
     stable_markdown,
 )
+from nbmessages.notebook.render.blocks import THINKING_STYLE
 from nbmessages.testing import long_stream, message_events, mock_transport
 from nbmessages.types import Explained, RequestValidationError, Usage
 
@@ -87,11 +88,11 @@ def test_streaming_snapshot_renders_stably_at_every_step():
 def test_thinking_is_collapsible_and_open_only_while_streaming():
     blocks = [{"type": "thinking", "thinking": "Let me think", "signature": "s"}, {"type": "text", "text": "Hi"}]
     md = render_markdown(blocks)
-    assert "<details><summary>💭 Thinking</summary>\n\nLet me think\n\n</details>" in md
+    assert f'<details style="{THINKING_STYLE}"><summary>💭 Thinking</summary>\n\nLet me think\n\n</details>' in md
     snap = Snapshot()
     for event in message_events(blocks)[:3]:
         accumulate(snap, event)
-    assert "<details open>" in render_markdown(snap, Status(streaming=True))
+    assert "<details open style=" in render_markdown(snap, Status(streaming=True))
     assert "not shown" in render_markdown([{"type": "thinking", "thinking": "", "signature": "s"}])
     assert "redacted" in render_markdown([{"type": "redacted_thinking", "data": "x"}])
 

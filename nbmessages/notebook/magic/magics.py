@@ -19,6 +19,7 @@ from ..render.blocks import shorten_data
 from ..turns import DEFAULT_MAX_ITERATIONS
 from . import options as opts
 from .commands import USAGE_TITLE, SettingsCommands, magic_hint
+from .helptext import plain_help
 from .session import DEFAULT_CHAT, Session
 
 _session: Session | None = None
@@ -94,7 +95,7 @@ class MessageMagics(Magics):
             try:
                 args = opts.unquote(parse_argstring(self.message, line))
                 if args.help:
-                    print(self.message.__doc__)
+                    print(plain_help(self.message.__doc__ or ""))
                     return None
                 return self._run(args, prompt)
             except (UsageError, OSError, ValueError, *SHOWN_ERRORS) as exc:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from .. import settings as table
 from ..settings import Setting
-from .fields import NARROW, OptionalNumber
+from .fields import NARROW, ListEntry, OptionalNumber
 from .settings import namespace_functions, namespace_models
 
 LABEL_WIDTH = {"description_width": "90px"}
@@ -157,10 +157,10 @@ class ChoiceControl(Control):
 
 
 class TagsControl(Control):
-    """A list of texts (stop sequences, OpenRouter's provider order and fallback models)."""
+    """A list of texts (stop sequences, OpenRouter's provider order and fallback models): type one, press Enter."""
 
     def build(self) -> widgets.Widget:
-        return widgets.TagsInput(value=[], allow_duplicates=False)
+        return ListEntry(self.row.placeholder or f"{self.row.help}, then Enter")
 
     @property
     def shown(self) -> widgets.Widget:

@@ -85,6 +85,7 @@ class Exchange:
             cost=self.cost, ttft=self.ttft, duration=self.duration, max_tokens=self.max_tokens,
             streaming=streaming, interrupted=self.interrupted, error=self.error, notes=list(self.notes),
             response_cache=message.response_cache if message is not None else None,
+            footer=False,  # the column's usage line shows the figures: once per answer, not twice
         )
 
     def history(self) -> list[Any]:

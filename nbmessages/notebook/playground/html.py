@@ -26,9 +26,9 @@ def user_html(ex: Exchange) -> str:
 def answer_html(ex: Exchange) -> str:
     """What came back, drawn as the magic draws it: live while streaming (earlier tool-loop steps first), then final."""
     if ex.live is not None and not ex.done:
-        body = _html(Transcript(*ex.steps, ex.live.snapshot), Status(streaming=True))
+        body = _html(Transcript(*ex.steps, ex.live.snapshot), Status(streaming=True, footer=False))
     elif not ex.done:
-        body = _html(Transcript(*ex.steps), Status(streaming=True))
+        body = _html(Transcript(*ex.steps), Status(streaming=True, footer=False))
     else:
         body = _html(Transcript(*ex.parts()), ex.status())
     return f'<div class="nbmessages-answer" style="{ANSWER_STYLE}">{body}</div>'

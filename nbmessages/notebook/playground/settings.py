@@ -38,8 +38,19 @@ def namespace_functions(ns: dict[str, Any]) -> dict[str, Callable[..., Any]]:
 
     return {
         name: value for name, value in ns.items()
-        if not name.startswith("_") and inspect.isfunction(value)
+        if not name.startswith("_") and inspect.isfunction(value) and defined_in(ns, value)
     }
+
+
+def defined_in(ns: dict[str, Any], function: Callable[..., Any]) -> bool:
+    """Whether a function was defined in the namespace's own module (a notebook's cells: ``__main__``).
+
+    IPython puts functions of its own in a notebook's namespace (``open``), and imports bring others'.
+    A namespace without a module name (a plain dict) keeps every function but IPython's.
+    """
+    home = ns.get("__name__")
+    module = getattr(function, "__module__", None) or ""
+    return module == home if home is not None else not module.startswith(("IPython.", "ipykernel."))
 
 
 def namespace_models(ns: dict[str, Any]) -> dict[str, type[BaseModel]]:

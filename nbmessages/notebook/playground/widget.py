@@ -18,6 +18,7 @@ from . import code as codegen
 from .columns import MAX_COLUMNS, Column, compare_settings, settings_for_tags
 from .controls import Controls
 from .conversation import Exchange, Thread
+from .fields import ListEntry
 from .html import session_html
 from .keys import KeyEntry
 from .loop import Job
@@ -69,7 +70,7 @@ class Playground(widgets.VBox):
                                              layout=widgets.Layout(width="40px"))
         self.compare_toggle = widgets.Checkbox(False, description="compare", indent=False,
                                                layout=widgets.Layout(width="90px"))
-        self.compare_models = widgets.TagsInput(value=[], allow_duplicates=True)
+        self.compare_models = ListEntry("a model to compare, then Enter", allow_duplicates=True)
         self.key_entry = KeyEntry(self.set_key)
         self.key = self.key_entry.key
         self.notice = widgets.HTML()

@@ -145,6 +145,11 @@ def _md_text(b: dict[str, Any], ctx: Context, index: int) -> str:
     return text
 
 
+# expanded thinking set apart from the answer: a rule on the left and grey text (inline styles: JupyterLab keeps
+# them in Markdown output, no stylesheet reaches a saved notebook); mid-grey reads on light and dark themes
+THINKING_STYLE = "border-left:3px solid #a0a0c0;padding-left:10px;color:#808080"
+
+
 def _md_thinking(b: dict[str, Any], ctx: Context, index: int) -> str:
     text = b.get("thinking", "")
     live = ctx.streaming and index in ctx.open
@@ -152,7 +157,7 @@ def _md_thinking(b: dict[str, Any], ctx: Context, index: int) -> str:
         return "<details><summary>💭 Thinking (not shown by the API)</summary></details>"
     body = close_fences(stable_markdown(text.replace("</details>", "&lt;/details&gt;")))
     # open while it streams so the reader sees it grow; folded once the answer starts
-    return f"<details{' open' if live else ''}><summary>💭 Thinking</summary>\n\n{body}\n\n</details>"
+    return f"<details{' open' if live else ''} style=\"{THINKING_STYLE}\"><summary>💭 Thinking</summary>\n\n{body}\n\n</details>"
 
 
 def _md_redacted(b: dict[str, Any], ctx: Context, index: int) -> str:

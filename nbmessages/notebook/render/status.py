@@ -35,6 +35,7 @@ class Status:
     notes: list[str] = field(default_factory=list)
     routing: Any = None  # OpenRouter's router metadata (RouterMetadata), shown folded under the answer
     response_cache: Any = None  # OpenRouter's response-cache facts (ResponseCache) of the last call
+    footer: bool = True  # False where a usage line of its own shows these figures (the playground's columns)
 
     def merged(self, message: dict[str, Any] | None) -> Status:
         """This status with gaps filled from a raw message dict (model, stop reason, usage, provider)."""

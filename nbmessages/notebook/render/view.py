@@ -116,7 +116,7 @@ def render_markdown(content: Content, status: Status | None = None) -> str:
         parts.append(error_markdown(s.error, hint=s.error_hint))
     if s.streaming and not blocks:
         parts.append("*⏳ waiting for the model…*")
-    foot = footer_parts(s)
+    foot = footer_parts(s) if s.footer else []
     if foot:
         parts.append(escape_dollars(f"<sub>{escape_html(' · '.join(foot))}</sub>"))
     return "\n\n".join(parts) + "\n"
@@ -135,7 +135,7 @@ def render_plain(content: Content, status: Status | None = None) -> str:
         parts.append(routing_plain(s.routing))
     if s.error is not None:
         parts.append(error_plain(s.error, hint=s.error_hint))
-    foot = footer_parts(s)
+    foot = footer_parts(s) if s.footer else []
     if foot:
         parts.append("── " + " · ".join(foot))
     return "\n\n".join(parts)
