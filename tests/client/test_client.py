@@ -250,10 +250,10 @@ def test_record_then_replay_byte_for_byte(server, tmp_path: Path):
 def test_budget_refuses_past_the_limit_and_can_be_raised(server, ledger):
     from nbmessages.ledger.budget import BudgetExceededError
 
-    # room for the first call's worst case (140 tokens out at $15/M plus the input), which spends over 80 %
+    # room for the first call's worst case (130 tokens out at $15/M plus the input), which spends over 80 %
     c = Client(base_url=server.base_url + "/api", api_key="sk-or-test", ledger=ledger, budget=0.0025)
     with pytest.warns(UserWarning):
-        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=140, messages="spend " * 50)
+        c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=130, messages="spend " * 50)
     with pytest.raises(BudgetExceededError, match="budget"):
         c.messages.create(model="anthropic/claude-sonnet-4.5", max_tokens=300, messages="more")
     c.budget.limit = 10
