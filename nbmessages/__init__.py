@@ -34,6 +34,7 @@ _LAZY = {
     "Chat": ("nbmessages.notebook.chat", "Chat"),
     "local": ("nbmessages.local", None),
     "map": ("nbmessages.notebook.map", "map"),  # also registers the df.messages accessor
+    "batches": ("nbmessages.batches", None),
 }
 
 

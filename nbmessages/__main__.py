@@ -22,6 +22,8 @@ def _add_serve(commands: Any) -> None:
     serve.add_argument("--upstream", metavar="URL", help="where --record forwards, e.g. https://api.anthropic.com")
     serve.add_argument("--fault", help="inject this fault, e.g. 'server_error;times=2' (see the README)")
     serve.add_argument("--fault-rate", type=float, default=1.0, help="probability of --fault per request")
+    serve.add_argument("--batch-delay", type=float, default=2.0,
+                       help="seconds a Message Batch takes to process (default 2; per batch: x-nbmessages-batch-delay)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
     serve.add_argument("--rpm", type=float, help="rate limit: requests per minute (429 with retry-after past it)")
     serve.add_argument("--itpm", type=float, help="rate limit: input tokens per minute")
@@ -40,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = start(host=args.host, port=args.port, pace=args.pace, ttft=args.ttft, key=args.key,
                    replay=args.replay, record=args.record, upstream=args.upstream, fault=args.fault,
                    fault_rate=args.fault_rate, seed=args.seed, rpm=args.rpm, itpm=args.itpm,
-                   otpm=args.otpm, burst=args.burst)
+                   otpm=args.otpm, burst=args.burst, batch_delay=args.batch_delay)
     print(f"nbmessages local server listening on {server.base_url}", flush=True)
     print(f"  Anthropic base URL: {server.base_url}   OpenRouter base URL: {server.openrouter_base_url}", flush=True)
     stopped = threading.Event()

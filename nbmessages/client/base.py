@@ -194,6 +194,10 @@ class BaseClient:
             headers["accept"] = "text/event-stream"
         return headers
 
+    def request_headers(self, stream: bool = False) -> dict[str, str]:
+        """The headers (key included) of a call to this backend that is not a message call."""
+        return self._headers(stream)
+
     def _extras(self, req: Request | None) -> Extras:
         """The OpenRouter options of a call: its own over the client's."""
         own = req.call_meta.get("openrouter") if req is not None else None

@@ -11,6 +11,7 @@ from ..request.builder import Request
 from ..types import Message, ModelInfo, ModelList, TokenCount
 from ..types.openrouter import Generation, KeyInfo
 from .base import BaseClient, Call
+from .batches import Batches
 from .deadlines import CallClock
 from .errors import error_from_response
 from .openrouter import account_data, check_account_api, generation_query
@@ -81,6 +82,7 @@ class Messages:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self.batches = Batches(client, client.send)
 
     def create(self, request: Request | dict[str, Any] | None = None, **params: Any) -> Message:
         """Send a request and return the whole message (streamed under the hood when it may run long)."""

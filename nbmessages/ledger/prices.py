@@ -19,6 +19,8 @@ from ..types import Usage
 PROVIDER = "provider"
 PRICE_TABLE = "price_table"
 UNKNOWN = "unknown"
+BATCH_TABLE = "price_table_batch"  # genai-prices' batch tier
+BATCH_HALF = "batch_half_price"  # no batch tier known: half the standard price, as batches are billed
 RESPONSE_CACHE = "response_cache"  # an OpenRouter response-cache HIT: billed $0, whatever the tokens say
 GENERATION_LOOKUP = "generation_lookup"  # filled in later from OpenRouter's GET /api/v1/generation
 
@@ -31,7 +33,9 @@ class Cost:
     """A call's cost in USD (None when unknown) and where it came from."""
 
     usd: float | None
-    source: str  # "provider" | "price_table" | "response_cache" | "generation_lookup" | "unknown"
+    # "provider" | "price_table" | "price_table_batch" | "batch_half_price" | "response_cache" | "generation_lookup"
+    # | "unknown"
+    source: str
 
 
 @dataclass(frozen=True)
@@ -184,10 +188,28 @@ def cost_of(
         return Cost(float(usage.cost), PROVIDER)
     try:
         usd = price_usage(usage, model, provider, when)
+        if usd is not None and usage.service_tier == "batch":
+            return _batch_cost(usage, model, provider, when, usd)
     except (ValueError, TypeError, ArithmeticError) as exc:  # inconsistent counts
         warnings.warn(f"nbmessages: could not price a call to {model!r}: {exc}", stacklevel=2)
         return Cost(None, UNKNOWN)
     return Cost(usd, PRICE_TABLE if usd is not None else UNKNOWN)
+
+
+def _batch_cost(usage: Usage, model: str, provider: str | None, when: datetime | None, usd: float) -> Cost:
+    """A batch call: genai-prices' batch tier, or half the standard price where the table has none."""
+    if _has_batch_tier(model, provider):
+        return Cost(usd, BATCH_TABLE)
+    return Cost(usd / 2, BATCH_HALF)  # without a batch tier the table priced it at the standard rate
+
+
+@lru_cache(maxsize=512)
+def _has_batch_tier(model: str, provider: str | None) -> bool:
+    """Whether genai-prices prices batch calls of this model below its standard calls."""
+    probe = {"input_tokens": 1_000_000, "output_tokens": 1_000_000}
+    batch = price_usage(Usage(**probe, service_tier="batch"), model, provider)
+    standard = price_usage(Usage(**probe), model, provider)
+    return batch is not None and standard is not None and batch < standard * 0.99
 
 
 @lru_cache(maxsize=512)

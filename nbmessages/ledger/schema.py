@@ -76,7 +76,29 @@ CREATE TABLE map_results (           -- finished answers of nbmessages.map by re
 CREATE INDEX map_results_map ON map_results (map_id);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+_V7 = """
+-- Message Batches submitted for a run: written as soon as create returns, so a restarted kernel picks them up
+CREATE TABLE batch_runs (
+    run TEXT PRIMARY KEY NOT NULL,       -- the run's key (its name, or a hash of its requests)
+    created INTEGER NOT NULL,            -- microseconds since the Unix epoch, UTC
+    custom_ids TEXT NOT NULL             -- JSON list: the custom_id of each input row, in row order
+);
+CREATE TABLE batch_jobs (
+    batch_id TEXT PRIMARY KEY NOT NULL, run TEXT NOT NULL, round INTEGER NOT NULL,
+    profile TEXT, base_host TEXT, created INTEGER NOT NULL,
+    status TEXT NOT NULL,                -- processing_status last seen, then 'collected' once results are in
+    counts TEXT                          -- request_counts last seen (JSON)
+);
+CREATE INDEX batch_jobs_run ON batch_jobs (run);
+CREATE TABLE batch_rows (
+    run TEXT NOT NULL, custom_id TEXT NOT NULL, batch_id TEXT NOT NULL,
+    status TEXT NOT NULL,                -- submitted | succeeded | errored | canceled | expired
+    error_type TEXT, error TEXT,
+    PRIMARY KEY (run, custom_id, batch_id)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 

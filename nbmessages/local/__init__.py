@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..types.rules import MAX_BODY_BYTES
 from .cassette import Cassette
-from .options import DEFAULT_PACE, DEFAULT_TTFT, ServerConfig
+from .options import DEFAULT_BATCH_DELAY, DEFAULT_PACE, DEFAULT_TTFT, ServerConfig
 from .runner import LocalServer
 from .tokens import count_input_tokens
 
@@ -26,7 +26,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, pace: float = DEFAULT_PACE,
           upstream: str | None = None, fault: str | None = None, fault_rate: float = 1.0, seed: int = 0,
           max_body_size: int = MAX_BODY_BYTES, stall_cap: float = 120.0, slow_start: float = 5.0,
           credit_limit: float | None = None, rpm: float | None = None, itpm: float | None = None,
-          otpm: float | None = None, burst: float = 60.0) -> LocalServer:
+          otpm: float | None = None, burst: float = 60.0, batch_delay: float = DEFAULT_BATCH_DELAY) -> LocalServer:
     """Start a local server (port 0 picks a free port); returns once it accepts connections.
 
     ``rpm``, ``itpm`` and ``otpm`` are rate limits per minute enforced like the API's (token buckets holding
@@ -35,7 +35,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, pace: float = DEFAULT_PACE,
     config = ServerConfig(pace=pace, ttft=ttft, key=key, max_body_size=max_body_size, fault=fault,
                           fault_rate=fault_rate, seed=seed, stall_cap=stall_cap, slow_start=slow_start,
                           replay=replay, record=record, upstream=upstream, credit_limit=credit_limit, rpm=rpm,
-                          itpm=itpm, otpm=otpm, burst=burst)
+                          itpm=itpm, otpm=otpm, burst=burst, batch_delay=batch_delay)
     return LocalServer(config, host, port).start()
 
 

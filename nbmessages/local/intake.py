@@ -19,8 +19,7 @@ from .options import ServerConfig
 
 
 class ServerState:
-    """What the server remembers between requests: prompt cache, fault counts, rate-limit buckets, open streams,
-    OpenRouter's records."""
+    """What the server remembers between requests: caches, fault counts, rate limits, streams, OpenRouter's records."""
 
     def __init__(self, config: ServerConfig):
         self.config = config

@@ -10,6 +10,7 @@ from .limits import RateLimits
 
 DEFAULT_PACE = 150.0  # tokens per second, about what a mid-size model streams
 DEFAULT_TTFT = 0.3
+DEFAULT_BATCH_DELAY = 2.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ServerConfig:
     record: str | Path | None = None
     upstream: str | None = None
     credit_limit: float | None = None  # the USD limit /api/v1/key reports (None: no limit)
+    batch_delay: float = DEFAULT_BATCH_DELAY  # seconds a Message Batch takes to process
     rpm: float | None = None  # rate limits per minute (None: unlimited), enforced by token buckets
     itpm: float | None = None
     otpm: float | None = None
@@ -40,8 +42,8 @@ class ServerConfig:
         return RateLimits(self.rpm, self.itpm, self.otpm, self.burst)
 
     def __post_init__(self) -> None:
-        if self.pace < 0 or self.ttft < 0:
-            raise ValueError("pace and ttft must be >= 0")
+        if self.pace < 0 or self.ttft < 0 or self.batch_delay < 0:
+            raise ValueError("pace, ttft and batch_delay must be >= 0")
         if not 0 <= self.fault_rate <= 1:
             raise ValueError("fault_rate must be between 0 and 1")
         if self.record is not None and not self.upstream:

@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..types.rules import DEFAULT_API_VERSION
 from . import ids
-from .billing import anthropic_usage, openrouter_usage, provider_name
+from .answers import build_message
+from .batches import batch_routes
+from .billing import provider_name
 from .checks import api_version, check_count, check_create
 from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
@@ -28,7 +30,6 @@ from .faults import HTTP_FAULTS, STREAM_FAULTS, Fault
 from .intake import Incoming, ServerState, body_request_id, check_auth, incoming, is_openrouter, state_of
 from .limits import HEADER as LIMITS_HEADER
 from .limits import Admission, Refused
-from .offline_model import respond
 from .openrouter import availability_fault, metadata_wanted, router_metadata, with_canonical_type
 from .options import ServerConfig
 from .tokens import count_input_tokens
@@ -87,23 +88,6 @@ async def wait_unless_gone(request: Request, seconds: float) -> bool:
         if await request.is_disconnected():
             return False
     return True
-
-
-def build_message(state: ServerState, body: dict[str, Any], openrouter: bool) -> dict[str, Any]:
-    """The complete assistant message for ``body`` (usage and, on /api/v1, OpenRouter's extras)."""
-    reply = respond(body)
-    model = str(body["model"])
-    usage = anthropic_usage(state.cache.account(body), reply.output_tokens, reply.thinking_tokens,
-                            reply.server_tool_use)
-    message: dict[str, Any] = {
-        "id": ids.derived_id("msg", ids.answer_seed(body)), "type": "message", "role": "assistant", "model": model,
-        "content": reply.content, "stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence,
-        "stop_details": None, "container": None, "usage": usage,
-    }
-    if openrouter:
-        message["provider"] = provider_name(model)
-        message["usage"] = openrouter_usage(usage, model)
-    return message
 
 
 def admit(request: Request, state: ServerState, body: dict[str, Any]) -> Admission | None:
@@ -318,7 +302,7 @@ def create_app(config: ServerConfig) -> LocalApp:
         routes = proxy_routes(config)
     else:
         routes = api_routes({"create": create_message, "count": count_tokens, "models": list_models,
-                             "key": key_info, "generation": generation})
+                             "key": key_info, "generation": generation}) + batch_routes()
     handlers = {ApiError: _api_error, HTTPException: _http_error, ClientDisconnect: _gone, Exception: _crash}
     app = Starlette(routes=routes, exception_handlers=handlers)
     state = ServerState(config)

@@ -18,6 +18,7 @@ from ..types.rules import (
     RESTRICTED_VERSIONS,
     version_problems,
 )
+from .batches import AnthropicBatches, OpenRouterBatches
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Profile:
     response_caching: bool = False  # X-OpenRouter-Cache, -TTL, -Clear; HITs are free
     router_metadata: bool = False  # X-OpenRouter-Metadata: enabled → openrouter_metadata
     account_api: bool = False  # GET /v1/key and /v1/generation under the base URL
+    batches: AnthropicBatches | OpenRouterBatches | None = AnthropicBatches()  # its Message Batches API, if any
 
     def serves(self, base_url: str) -> bool:
         """Whether ``base_url`` is this backend, by its host or its base path."""
@@ -138,6 +140,7 @@ OPENROUTER = Profile(
     auth="bearer",
     fields_dropped=ANTHROPIC_ONLY_FIELDS,
     service_tiers=OPENROUTER_SERVICE_TIERS,
+    batches=OpenRouterBatches(),
     applies_version_rules=False,
     hosts=("openrouter.ai",),
     base_path="/api",

@@ -90,7 +90,8 @@ def test_migrates_an_older_schema(tmp_path, monkeypatch) -> None:
     cols = {r[1] for r in led.connection.execute("PRAGMA table_info(calls)")}
     assert "extra" in cols
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"calls", "map_results"}  # V3 dropped the frame cache; V6 added nbmessages.map's answers
+    assert tables == {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"}  # V3 dropped the frame
+    # cache; V6 added nbmessages.map's answers, V7 the batch runs
     assert [r["id"] for r in led.rows()] == ["a"]
     led.record(record())
     led.close()
@@ -240,22 +241,24 @@ def test_version_5_adds_the_openrouter_columns_after_version_4(tmp_path) -> None
     conn.execute("INSERT INTO calls (id, ts, outcome, simulated) VALUES ('old', 1, 'ok', 0)")
     conn.close()
     led = Ledger(path)
-    assert led.schema_version == len(MIGRATIONS) >= 5
+    assert led.schema_version == len(MIGRATIONS)
     row = led.rows()[0]
     assert row["simulated"] == 0
     assert {k: row[k] for k in ("response_cache", "routing", "availability")} == dict.fromkeys(
         ("response_cache", "routing", "availability"))
 
 
-def test_version_6_adds_the_results_table_of_nbmessages_map(tmp_path) -> None:
+def test_versions_6_and_7_add_the_map_and_batch_tables_after_main_s_five(tmp_path) -> None:
     path = tmp_path / "v5.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, MIGRATIONS[:5])
+    conn.execute("INSERT INTO calls (id, ts, outcome, routing) VALUES ('old', 1, 'ok', 'r')")
     conn.close()
     led = Ledger(path)
-    assert led.schema_version >= 6
-    cols = {r[1] for r in led.connection.execute("PRAGMA table_info(map_results)")}
-    assert {"request_hash", "map_id", "ts", "message", "cost_usd", "duration", "extra"} <= cols
+    assert led.schema_version == 7 == len(MIGRATIONS)
+    tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"} <= tables
+    assert led.rows()[0]["routing"] == "r"
 
 
 # -- every request gets a row; damaged and read-only ledger files (issue 10 §7)

@@ -91,3 +91,17 @@ def test_the_same_usage_is_priced_once_a_day():
     assert prices_mod.price_usage(usage, "claude-sonnet-4-5", "anthropic") == first and prices_mod.priced_usages() == 1
     prices_mod.price_usage(Usage(input_tokens=1234, output_tokens=568), "claude-sonnet-4-5", "anthropic")
     assert prices_mod.priced_usages() == 2
+
+
+def test_batch_calls_are_priced_at_the_batch_tier_or_half() -> None:
+    from nbmessages.ledger.prices import BATCH_HALF, BATCH_TABLE, cost_of
+    from nbmessages.types import Usage
+
+    standard = Usage(input_tokens=10_000, output_tokens=2_000)
+    batch = Usage(input_tokens=10_000, output_tokens=2_000, service_tier="batch")
+    tiered = cost_of(batch, "claude-haiku-4-5", "anthropic")  # genai-prices has a batch tier for it
+    assert tiered.source == BATCH_TABLE
+    assert tiered.usd == pytest.approx(cost_of(standard, "claude-haiku-4-5", "anthropic").usd / 2)
+    old = cost_of(batch, "claude-3-haiku-20240307", "anthropic")  # no batch tier in the table: half price
+    assert old.source == BATCH_HALF
+    assert old.usd == pytest.approx(cost_of(standard, "claude-3-haiku-20240307", "anthropic").usd / 2)

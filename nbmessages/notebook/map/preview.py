@@ -39,6 +39,11 @@ class Estimate:
     expected_seconds: float | None
     basis: list[str] = field(default_factory=list)  # how each figure was obtained
 
+    @property
+    def batch_expected_usd(self) -> float | None:
+        """The expected cost with ``mode="batch"``: Message Batches bill half the standard prices."""
+        return None if self.expected_usd is None else self.expected_usd / 2
+
     def to_dict(self) -> dict[str, Any]:
         """The figures as a dict."""
         return asdict(self)
@@ -52,6 +57,7 @@ class Estimate:
                 ("already answered (cached)", str(self.cached)), ("to send", str(self.to_send)),
                 ("rows that cannot be sent", str(self.invalid)), ("input tokens to send", f"{self.input_tokens:,}"),
                 ("worst-case cost", cost(self.worst_case_usd)), ("expected cost", cost(self.expected_usd)),
+                ("expected cost in batch mode", cost(self.batch_expected_usd) + " (mode='batch', within 24 h)"),
                 ("expected time", seconds)]
 
     def _repr_markdown_(self) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from ...ledger import prices
 from ..render.status import price
 from . import limits as limits_mod
+from .batch_mode import BatchOptions, run_batch
 from .clients import derive, retries_of
 from .engine import Engine, Settings, parse_answer
 from .frame import Outcome, Rows, build, request_options, to_frame
@@ -27,6 +28,7 @@ from .spend import SpendGate
 from .store import ResultStore, ledger_of
 
 ON_ERROR = ("return", "raise")
+MODES = ("realtime", "batch")
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
@@ -118,6 +120,9 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     limits: dict[str, float] | None = None,
     name: str | None = None,
     progress: bool = True,
+    mode: str = "realtime",
+    retry_failed: bool = False,
+    batch: dict[str, Any] | None = None,
     **options: Any,
 ) -> Any:
     """One prompt over every row: a DataFrame aligned with ``data``'s index (answer, tokens, cost, status…).
@@ -126,12 +131,21 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     ``options`` are request fields (model, system, max_tokens, temperature, thinking, tools, output_format=…).
     Answers are kept in the ledger's database: running the same map again sends only the rows not answered
     yet (``cache=False`` asks again). ``dry_run=True`` returns an ``Estimate`` and sends nothing.
+    ``mode="batch"`` sends the rows as Message Batches (half price, within 24 h), resumable after a restart;
+    ``retry_failed=True`` resubmits errored and expired rows; ``batch={"poll_interval": 10, "max_interval": 60,
+    "wait": True}`` tunes the polling (``wait=False`` returns the run at once).
     """
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not one of {', '.join(repr(m) for m in MODES)}")
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error: {on_error!r} is not one of {', '.join(repr(v) for v in ON_ERROR)}")
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency: must be an integer of 1 or more (got {concurrency!r})")
     limits_mod.check_limits(limits)
+    if type(data).__module__.startswith("dask."):  # a Dask DataFrame: lazily, partition by partition
+        from .partitions import map_dask
+
+        return map_dask(data, prompt, client=client, limits=limits, concurrency=concurrency, **options)
     params, schema = request_options(options)
     rows = build(data, prompt, params)
     if client is None:
@@ -145,6 +159,9 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     provider = prices.provider_id(client.profile.name, urlsplit(client.base_url).netloc)
     if dry_run:
         return _preview(plan, len(rows.requests), client, concurrency, limits, backend, ledger, provider)
+    if mode == "batch":
+        return run_batch(rows, plan, client, store, schema, progress,
+                         BatchOptions(retry_failed=retry_failed, **(batch or {})))
     return _run(rows, plan, client, store, schema, concurrency, limits, on_error, progress, backend, provider)
 
 

@@ -1,0 +1,66 @@
+"""The Dask path: map over a dask DataFrame on a LocalCluster of 2 worker processes, one global rate limit."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import pandas as pd
+import pytest
+
+import nbmessages
+from nbmessages import Client
+from nbmessages.local import start
+from nbmessages.notebook.map.partitions import PartitionMap, partition_function
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None) as c:
+        with distributed.Client(c) as dask_client:
+            yield dask_client
+
+
+def questions(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"q": [f"question {i}" for i in range(n)]}, index=[f"k{i}" for i in range(n)])
+
+
+def test_the_partition_function_is_plain_pandas_and_picklable(server, tmp_path):
+    client = Client(base_url=server.base_url, api_key="secret-canary", ledger=str(tmp_path / "u.sqlite"))
+    fn = partition_function("Answer: {q}", client=client, max_tokens=20)
+    assert "secret-canary" not in repr(fn)
+    again = pickle.loads(pickle.dumps(fn))
+    assert isinstance(again, PartitionMap)
+    out = again(questions(3))  # what Ray's map_batches(batch_format="pandas") or Spark's mapInPandas call
+    assert list(out.index) == ["k0", "k1", "k2"] and set(out["status"]) == {"ok"}
+    assert list(out.columns) == list(fn.meta(questions(0)).columns)
+
+
+def test_dask_map_shares_one_rate_limit_across_workers(cluster, tmp_path):
+    ledger = str(tmp_path / "usage.sqlite")
+    with start(pace=0, ttft=0, rpm=120, burst=1) as server:  # a smooth 2 requests a second
+        client = Client(base_url=server.base_url, api_key="t", ledger=ledger)
+        ddf = dd.from_pandas(questions(30), npartitions=4)
+        out = nbmessages.map(ddf, "Answer: {q}", client=client, limits={"rpm": 120}, max_tokens=20)
+        assert isinstance(out, dd.DataFrame) and server.requests_served == 0  # meta given: nothing was called
+        started = time.monotonic()
+        result = out.compute()
+        elapsed = time.monotonic() - started
+        refused = server.rate_limited
+    assert len(result) == 30 and set(result["status"]) == {"ok"} and sorted(result.index) == sorted(questions(30).index)
+    assert refused == 0  # the server's limit was never exceeded, by either worker
+    assert 30 / elapsed * 60 <= 120 * 1.01 + 2 * 60 / elapsed  # the limit, give or take the first leases
+    calls = nbmessages.usage(ledger=ledger)
+    assert len(calls) == 30 and calls["outcome"].eq("ok").all()  # every worker's calls reached the ledger
+
+
+def test_without_the_shared_limit_the_workers_overrun_it(cluster, tmp_path):
+    with start(pace=0, ttft=0, rpm=120, burst=1) as server:
+        client = Client(base_url=server.base_url, api_key="t", ledger=str(tmp_path / "u.sqlite"))
+        ddf = dd.from_pandas(questions(12), npartitions=4)
+        result = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=20, concurrency=4).compute()
+        assert server.rate_limited > 0  # the test above has teeth
+    assert len(result) == 12
