@@ -65,7 +65,8 @@ class Snapshot:
             return []
         for index in list(self.pieces):
             self._flush(index)
-        return self.message["content"]
+        content: list[dict[str, Any]] = self.message["content"]
+        return content
 
     def live_input(self, index: int) -> Any:
         """The partial tool input of an open block, parsed leniently (only when someone asks)."""
@@ -151,7 +152,7 @@ def _block_delta(s: Snapshot, event: dict[str, Any]) -> None:
     field = _DELTA_FIELDS.get(kind)  # type: ignore[arg-type]
     if field is not None and not isinstance(delta.get(field, ""), str):
         raise ProtocolError(f"{kind}.{field} for block {index} is not a string")
-    piece = delta.get(_PIECE_FIELD.get(kind, ""))
+    piece = delta.get(_PIECE_FIELD.get(str(kind), ""))
     if piece is not None:
         s.pieces[index].append(piece)
         if s.output is not None:
@@ -215,7 +216,8 @@ def _message(s: Snapshot) -> dict[str, Any]:
 
 
 def _content(s: Snapshot) -> list[dict[str, Any]]:
-    return _message(s)["content"]
+    content: list[dict[str, Any]] = _message(s)["content"]
+    return content
 
 
 _STEPS = {

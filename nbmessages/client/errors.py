@@ -152,7 +152,7 @@ class OverloadedError(InternalServerError):
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
-    cls.status_code: cls  # type: ignore[misc]
+    cls.status_code: cls
     for cls in (
         BadRequestError, AuthenticationError, BillingError, PermissionDeniedError, NotFoundError,
         RequestTimeoutError, ConflictError, RequestTooLargeError, UnprocessableEntityError, RateLimitError,

@@ -24,9 +24,9 @@ def should_retry(error: APIError) -> bool:
     """
     verdict = error.headers.get("x-should-retry")
     if verdict in ("true", "false"):
-        return verdict == "true"
+        return bool(verdict == "true")
     if error.availability is not None:
-        return error.availability.retryable
+        return bool(error.availability.retryable)
     if isinstance(error, APIConnectionError):
         return True
     status = error.status_code or 0
@@ -38,8 +38,8 @@ def retry_delay(retries_done: int, headers: httpx.Headers, body_hint: float | No
     usable = body_hint is not None and math.isfinite(body_hint) and body_hint >= 0  # as a header's hint is read
     hinted = body_hint if usable else _hinted_delay(headers)
     if hinted is not None:
-        return min(hinted, MAX_RETRY_WAIT)
-    backoff = min(INITIAL_DELAY * 2**retries_done, MAX_BACKOFF)
+        return min(float(hinted), MAX_RETRY_WAIT)
+    backoff = min(INITIAL_DELAY * 2.0**retries_done, MAX_BACKOFF)
     return backoff * (1 - 0.25 * random.random())
 
 

@@ -131,7 +131,7 @@ class StreamBase:
         if event.get("type") == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
-                return delta.get("text", "")
+                return str(delta.get("text", ""))
         return None
 
 
@@ -144,7 +144,8 @@ def _problem(exc: Exception) -> str:
 
 
 def _event_error(event: dict[str, Any]) -> StreamEventError:
-    error = event.get("error") if isinstance(event.get("error"), dict) else {}
+    found = event.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     return StreamEventError(
         f"the server sent an error mid-stream: {error.get('message') or 'no message'}",
         error_type=error.get("type") or "api_error",

@@ -33,8 +33,8 @@ def _blocks(content: Any) -> list[Any]:
 
 def block_problems(p: MessageCreateParams) -> Iterator[Problem]:
     """Unknown block types and fields in what the user wrote, and empty or whitespace-only text."""
-    for j, block in enumerate(p.system if isinstance(p.system, list) else ()):
-        yield from _closed_block(f"system[{j}]", block)
+    for j, part in enumerate(p.system if isinstance(p.system, list) else ()):
+        yield from _closed_block(f"system[{j}]", part)
     for i, message in enumerate(p.messages):
         where = f"messages[{i}].content"
         if isinstance(message.content, str):
