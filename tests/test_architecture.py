@@ -9,6 +9,7 @@ layer, and no layer imports them. Imports inside functions count too: a lazy imp
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,12 @@ def test_the_rule_sees_lazy_and_relative_imports() -> None:
     assert "nbmessages.local" in GRAPH["nbmessages.client.config"]
     assert "nbmessages.types" in GRAPH["nbmessages.request.builder"] or any(
         t.startswith("nbmessages.types") for t in GRAPH["nbmessages.request.builder"])
+
+
+def test_the_readme_architecture_section_names_every_module() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^  - `([\w/]+\.py)`", section, flags=re.M))
+    modules = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")}
+    assert modules - listed == set(), "modules missing from the README's architecture section"
+    assert listed - modules == set(), "the README's architecture section names modules that do not exist"
