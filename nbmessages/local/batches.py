@@ -29,7 +29,7 @@ from .answers import build_message
 from .checks import api_version, check_create
 from .envelopes import ApiError, error_body
 from .faults import HTTP_FAULTS, parse_fault
-from .intake import ServerState, check_auth, parse_body, read_body, state_of
+from .intake import ServerState, check_auth, header_number, parse_body, read_body, state_of
 
 STEPS = 10  # a batch's requests are processed in this many rounds spread over its delay
 ROUND_SIZE = 500  # requests processed between yields to the event loop, so other calls stay served
@@ -195,20 +195,6 @@ def store_of(request: Request) -> BatchStore:
     return app_state.batches
 
 
-def _header_seconds(request: Request, name: str, default: float, upper: float | None = None) -> float:
-    value = request.headers.get(name)
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0 or (upper is not None and number > upper):
-        bound = f" and <= {upper:g}" if upper is not None else ""
-        raise ApiError(400, f"{name}: must be a number >= 0{bound} (got {value!r})")
-    return number
-
-
 async def _body(request: Request) -> dict[str, Any]:
     check_auth(request, state_of(request).config.key)
     return parse_body(await read_body(request, MAX_BATCH_BYTES))
@@ -223,8 +209,8 @@ def _options(request: Request) -> dict[str, Any]:
         except ValueError as exc:
             raise ApiError(400, f"x-nbmessages-fault: {exc}") from None
     return {
-        "delay": _header_seconds(request, "x-nbmessages-batch-delay", state_of(request).config.batch_delay),
-        "expire": _header_seconds(request, "x-nbmessages-batch-expire", 0.0, upper=1.0),
+        "delay": header_number(request, "x-nbmessages-batch-delay", state_of(request).config.batch_delay),
+        "expire": header_number(request, "x-nbmessages-batch-expire", 0.0, upper=1.0),
         "fault": fault or None,
     }
 

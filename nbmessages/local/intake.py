@@ -110,3 +110,18 @@ async def incoming(request: Request) -> Incoming:
     check_auth(request, config.key)
     raw = await read_body(request, config.max_body_size)
     return Incoming(parse_body(raw), is_openrouter(request.url.path), body_request_id(request), raw)
+
+
+def header_number(request: Request, name: str, default: float, upper: float | None = None) -> float:
+    """A request header holding a number >= 0 (at most ``upper``), else ``default``; a bad one is a 400 naming it."""
+    value = request.headers.get(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or (upper is not None and number > upper):
+        bound = f" and <= {upper:g}" if upper is not None else ""
+        raise ApiError(400, f"{name}: must be a number >= 0{bound} (got {value!r})")
+    return number

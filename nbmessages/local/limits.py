@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ..types.rate_limits import TokenBucket
+
 AXES = ("requests", "input-tokens", "output-tokens")
 _NAMES = {"rpm": "requests", "itpm": "input-tokens", "otpm": "output-tokens"}
 HEADER = "x-nbmessages-limits"
@@ -62,29 +64,12 @@ class RateLimits:
         return cls(**values)
 
 
-class Bucket:
-    """One token bucket: ``capacity`` tokens, refilled at ``rate`` a second, starting full."""
+class Bucket(TokenBucket):
+    """One limit per minute as a token bucket holding ``burst`` seconds of refill, starting full."""
 
     def __init__(self, limit: float, burst: float, clock: Callable[[], float]) -> None:
+        super().__init__(limit / 60.0, max(limit * burst / 60.0, 1.0), clock)
         self.limit = limit
-        self.rate = limit / 60.0
-        self.capacity = max(limit * burst / 60.0, 1.0)
-        self.clock = clock
-        self.level = self.capacity
-        self.stamp = clock()
-
-    def refill(self) -> float:
-        """The level now."""
-        now = self.clock()
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return self.level
-
-    def wait(self, amount: float) -> float:
-        """Seconds until ``amount`` fits (0 when it fits now; inf when it never can)."""
-        if amount > self.capacity:
-            return math.inf
-        return max(0.0, (amount - self.refill()) / self.rate)
 
     def headers(self, axis: str) -> dict[str, str]:
         """The ``anthropic-ratelimit-{axis}-*`` headers: limit, remaining (floored) and the RFC 3339 reset."""

@@ -27,7 +27,16 @@ from .checks import api_version, check_count, check_create
 from .envelopes import ApiError, error_response
 from .events import Pace, message_events, paced_stream
 from .faults import HTTP_FAULTS, STREAM_FAULTS, Fault
-from .intake import Incoming, ServerState, body_request_id, check_auth, incoming, is_openrouter, state_of
+from .intake import (
+    Incoming,
+    ServerState,
+    body_request_id,
+    check_auth,
+    header_number,
+    incoming,
+    is_openrouter,
+    state_of,
+)
 from .limits import HEADER as LIMITS_HEADER
 from .limits import Admission, Refused
 from .openrouter import availability_fault, metadata_wanted, router_metadata, with_canonical_type
@@ -42,23 +51,10 @@ MODELS = (
 )
 
 
-def _header_number(request: Request, name: str, default: float) -> float:
-    value = request.headers.get(name)
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0:
-        raise ApiError(400, f"{name}: must be a number >= 0 (got {value!r})")
-    return number
-
-
 def pace_of(request: Request, config: ServerConfig) -> Pace:
     """The pace of this request: the server's, overridden by ``x-nbmessages-pace`` / ``x-nbmessages-ttft``."""
-    return Pace(_header_number(request, "x-nbmessages-pace", config.pace),
-                _header_number(request, "x-nbmessages-ttft", config.ttft))
+    return Pace(header_number(request, "x-nbmessages-pace", config.pace),
+                header_number(request, "x-nbmessages-ttft", config.ttft))
 
 
 def fault_of(request: Request, state: ServerState, body: dict[str, Any]) -> Fault | None:

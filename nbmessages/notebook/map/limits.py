@@ -17,34 +17,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from ...types.rate_limits import TokenBucket
+
 AXES = ("requests", "input-tokens", "output-tokens")
 SAFETY = 0.97  # refill a little slower than the server: request timing jitters on its way there
 MIN_INTERVAL = 0.001
 
 
-class Bucket:
-    """A token bucket mirroring one of the server's: ``rate`` a second, ``capacity`` at most."""
+class Bucket(TokenBucket):
+    """A token bucket mirroring one of the server's: ``limit`` a minute (a little slower), ``capacity`` at most."""
 
     def __init__(self, limit: float, capacity: float | None = None, clock: Callable[[], float] = time.monotonic):
-        self.clock = clock
+        super().__init__(limit / 60.0 * SAFETY, capacity if capacity is not None else limit, clock)
         self.limit = limit
-        self.rate = limit / 60.0 * SAFETY
-        self.capacity = capacity if capacity is not None else limit
-        self.level = self.capacity
-        self.stamp = clock()
-
-    def refill(self) -> float:
-        """The level now."""
-        now = self.clock()
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return self.level
-
-    def wait(self, amount: float) -> float:
-        """Seconds until ``amount`` fits (inf when it is more than the bucket holds)."""
-        if amount > self.capacity:
-            return math.inf
-        return max(0.0, (amount - self.refill()) / self.rate)
 
     def observe(self, limit: float, remaining: float, full_in: float | None, *, level: bool) -> None:
         """Follow the server's rate and capacity (the reset time says it); its level too when ``level``.
