@@ -178,7 +178,8 @@ class APITimeoutError(APIConnectionError):
 class MalformedResponseError(APIError):
     """A successful status whose body is not what it claims (not JSON, not a Message, an error envelope)."""
 
-    error_type = "malformed_response"
+    error_type, title = "malformed_response", "The answer was not a Message"
+    hint = "The server (or a proxy in front of it) answered 200 with something else; the message says what."
 
 
 class StreamError(APIError):
@@ -213,7 +214,8 @@ class IncompleteStreamError(StreamError):
 class StreamTimeoutError(IncompleteStreamError, APITimeoutError):
     """A stream that went quiet (no event within the idle limit) or passed its deadline; the answer is partial."""
 
-    error_type = "timeout"
+    error_type, title = "timeout", "The stream went quiet"
+    hint = "No event came within the idle limit (timeout=) or the call passed its deadline=; the partial answer is kept."
 
 
 def openrouter_details(body: Any) -> tuple[str | None, Availability | None, RouterMetadata | None]:

@@ -30,6 +30,9 @@ class BudgetExceededError(Explained, RuntimeError):
 class UnpricedModelError(BudgetExceededError):
     """A budget is set and no price is known for the model, so its cost cannot be bounded."""
 
+    title = "No price known for this model"
+    hint = "`client.budget.allow_unpriced = True` lets such calls run under the budget, their cost unknown."
+
 
 class Budget:
     """An observer counting the cost of the calls it sees since it was set; adjust with ``budget.limit = N``."""

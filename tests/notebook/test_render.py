@@ -326,3 +326,20 @@ def test_display_mode_follows_what_the_shell_can_show(monkeypatch):
         assert display_mode() == "live"  # a publisher of its own (a kernel's, a capture) shows displays
     monkeypatch.setenv("NBMESSAGES_DISPLAY", "live")
     assert display_mode() == "live"
+
+
+@pytest.mark.parametrize(("error", "title"), [
+    ("malformed", "The answer was not a Message"),
+    ("timeout", "The stream went quiet"),
+    ("unpriced", "No price known for this model"),
+])
+def test_the_newer_errors_carry_their_own_titles(error: str, title: str) -> None:
+    from nbmessages.client.errors import MalformedResponseError, StreamTimeoutError
+    from nbmessages.ledger.budget import UnpricedModelError
+    from nbmessages.notebook.render import error_markdown
+
+    made = {"malformed": lambda: MalformedResponseError("a 200 whose body is HTML"),
+            "timeout": lambda: StreamTimeoutError("no event for 5 s"),
+            "unpriced": lambda: UnpricedModelError("no price for 'mystery'")}[error]()
+    shown = error_markdown(made)
+    assert title in shown and type(made).__name__ not in shown.split("\n")[0]
