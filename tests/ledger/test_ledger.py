@@ -333,10 +333,13 @@ def test_a_damaged_file_says_how_many_rows_it_could_not_read(tmp_path) -> None:
     one = ledger_mod.row_of(record())
     ledger.insert_rows([(uuid.uuid4().hex, *one[1:]) for _ in range(3000)])
     ledger.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = ledger.connection.execute("PRAGMA page_size").fetchone()[0]
+    pages = ledger.connection.execute("PRAGMA page_count").fetchone()[0]
+    last_root = ledger.connection.execute("SELECT max(rootpage) FROM sqlite_master").fetchone()[0]
     ledger.close()
     data = bytearray(path.read_bytes())
-    page = 4096
-    start = int(len(data) // page * 0.3) * page  # a leaf page of the calls table
+    # the rows came after every table was made: the pages past the last root page are the calls table's
+    start = (last_root + (pages - last_root) // 2 - 1) * page
     data[start:start + page] = b"\xff" * page
     path.write_bytes(bytes(data))
     with pytest.warns(RuntimeWarning, match=r"damaged .*holds 3000 rows and only \d+ could be read"):

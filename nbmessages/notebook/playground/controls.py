@@ -31,7 +31,8 @@ class Control:
         self.row, self.owner = row, owner
         self.name = row.attribute
         self.widget = self.build()
-        self.widget.tooltip = self.widget.tooltip or row.help
+        if not isinstance(self.widget, widgets.Box):  # a box's view in the front end fails on a tooltip
+            self.widget.tooltip = self.widget.tooltip or row.help
 
     def build(self) -> widgets.Widget:
         """The widget."""
@@ -160,7 +161,9 @@ class TagsControl(Control):
     """A list of texts (stop sequences, OpenRouter's provider order and fallback models): type one, press Enter."""
 
     def build(self) -> widgets.Widget:
-        return ListEntry(self.row.placeholder or f"{self.row.help}, then Enter")
+        entry = ListEntry(self.row.placeholder or f"{self.row.help}, then Enter")
+        entry.entry.tooltip = self.row.help
+        return entry
 
     @property
     def shown(self) -> widgets.Widget:
