@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -37,3 +38,16 @@ def bad_server() -> Iterator[BadServer]:
     """A loopback server answering whatever each test scripts in ``bad_server.handler``."""
     with BadServer() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def batch_server() -> Iterator[LocalServer]:
+    """The embedded server finishing each Message Batch in 0.2 s."""
+    with start(pace=0, ttft=0, batch_delay=0.2) as running:
+        yield running
+
+
+@pytest.fixture()
+def ledger_path(tmp_path: Path) -> str:
+    """A fresh ledger file's path."""
+    return str(tmp_path / "usage.sqlite")

@@ -13,7 +13,6 @@ from nbmessages.client.asynchronous import AsyncClient
 from nbmessages.client.batches import BatchNotEndedError, parse_results
 from nbmessages.client.errors import BadRequestError, MalformedStreamError
 from nbmessages.client.sync import Client
-from nbmessages.local import start
 from nbmessages.request.builder import Request
 from nbmessages.types import RequestValidationError
 from nbmessages.types.batches import (
@@ -21,12 +20,6 @@ from nbmessages.types.batches import (
     MessageBatchErroredResult,
     MessageBatchSucceededResult,
 )
-
-
-@pytest.fixture(scope="module")
-def batch_server():
-    with start(pace=0, ttft=0, batch_delay=0.2) as running:
-        yield running
 
 
 @pytest.fixture()

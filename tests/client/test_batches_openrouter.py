@@ -9,17 +9,11 @@ import httpx
 import pytest
 
 from nbmessages.client.sync import Client
-from nbmessages.local import start
 from nbmessages.types import RequestValidationError
 
 MODEL = "anthropic/claude-haiku-4.5"
 IMAGE = {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
 
-
-@pytest.fixture(scope="module")
-def batch_server():
-    with start(pace=0, ttft=0, batch_delay=0.2) as running:
-        yield running
 
 
 @pytest.fixture()

@@ -11,14 +11,6 @@ import httpx
 import pytest
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 
-from nbmessages.local import start
-
-
-@pytest.fixture(scope="module")
-def batch_server():
-    with start(pace=0, ttft=0, batch_delay=0.2) as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
 def sdk(batch_server):

@@ -19,17 +19,6 @@ from nbmessages.notebook.batch_runner import chunked, custom_id_for
 from nbmessages.types.batches import CUSTOM_ID_PATTERN
 
 
-@pytest.fixture(scope="module")
-def batch_server():
-    with start(pace=0, ttft=0, batch_delay=0.2) as running:
-        yield running
-
-
-@pytest.fixture()
-def ledger_path(tmp_path):
-    return str(tmp_path / "usage.sqlite")
-
-
 def make_requests(n: int, distinct: int | None = None) -> list[Request]:
     distinct = distinct or n
     return [Request(model="claude-haiku-4-5", max_tokens=50, messages=f"Classify review {i % distinct}")

@@ -20,15 +20,6 @@ from nbmessages.local import start
 FAST = {"poll_interval": 0.05}
 
 
-@pytest.fixture(scope="module")
-def batch_server():
-    with start(pace=0, ttft=0, batch_delay=0.2) as running:
-        yield running
-
-
-@pytest.fixture()
-def ledger_path(tmp_path):
-    return str(tmp_path / "usage.sqlite")
 
 
 def reviews(n: int, distinct: int | None = None) -> pd.DataFrame:
