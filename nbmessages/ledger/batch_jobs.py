@@ -41,18 +41,12 @@ class BatchJobs:
 
     def _write(self, statements: Iterable[tuple[str, Sequence[Any] | Iterable[Sequence[Any]], bool]]) -> None:
         """Run (sql, params, many) statements in one transaction."""
-        conn = self.ledger.connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.ledger.transaction() as conn:
             for sql, params, many in statements:
                 if many:
                     conn.executemany(sql, params)
                 else:
                     conn.execute(sql, params)  # type: ignore[arg-type]
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def run_ids(self, run: str) -> list[str] | None:
         """The custom ids of a run's rows in row order, or None if the run is unknown."""

@@ -13,7 +13,8 @@ import time
 import uuid
 import warnings
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -201,17 +202,23 @@ class Ledger:
         sql = _INSERT_OR_IGNORE if tuple(columns) == COLUMNS else (
             f"INSERT OR IGNORE INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         )
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, rows)
+        return conn.total_changes - before
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction under this ledger's lock: committed, or rolled back."""
         conn = self.connection
         with self._lock:
-            before = conn.total_changes
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(sql, rows)
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return conn.total_changes - before
 
     # -- reading, export and merge ---------------------------------------------------------------
 

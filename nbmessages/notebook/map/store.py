@@ -84,14 +84,8 @@ class ResultStore:
         if self.ledger is None or not self.pending:
             return 0
         rows, self.pending = self.pending, []
-        conn = self.ledger.connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.ledger.transaction() as conn:  # the ledger's lock: its calls share the connection
             conn.executemany(_PUT, rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return len(rows)
 
     def count(self, map_id: str) -> int:
