@@ -103,8 +103,12 @@ def encode(name: str, data: dict[str, Any]) -> ServerSentEvent:
 
 
 async def paced_stream(events: list[Event], pace: Pace, fault: Fault | None, *, request_id: str,
-                       abort: Callable[[], None], comment: str | None = None) -> AsyncIterator[ServerSentEvent]:
-    """Send ``events`` at ``pace``; a mid-stream ``fault`` strikes after a few of them."""
+                       abort: Callable[[], None], comment: str | None = None,
+                       sent: Callable[[int], None] | None = None) -> AsyncIterator[ServerSentEvent]:
+    """Send ``events`` at ``pace``; a mid-stream ``fault`` strikes after a few of them.
+
+    ``sent`` hears the output tokens of each event as it goes out (what a stream left early is billed for).
+    """
     if comment:
         yield ServerSentEvent(comment=comment, sep="\n")
     at = min(int(fault.number("after", DEFAULT_AFTER)), len(events) - 1) if fault else -1
@@ -115,6 +119,8 @@ async def paced_stream(events: list[Event], pace: Pace, fault: Fault | None, *, 
             if fault.name != "malformed":
                 return
         await asyncio.sleep(pace.ttft if i == 0 else pace.delay(tokens))
+        if sent is not None:
+            sent(tokens)
         yield encode(name, data)
 
 

@@ -30,6 +30,7 @@ from ..types.openrouter import (
     METADATA_HEADER,
     MIN_CACHE_TTL,
 )
+from .billing import openrouter_usage
 from .envelopes import ApiError
 from .faults import Fault
 
@@ -219,6 +220,7 @@ class Generations:
     def __init__(self, credit_limit: float | None = None):
         self.credit_limit = credit_limit
         self._records: dict[str, dict[str, Any]] = {}
+        self._usage: dict[str, dict[str, Any]] = {}  # the usage each record was billed from (to bill a cut stream)
         self._lock = threading.Lock()
 
     def add(self, generation_id: str, message: dict[str, Any], *, streamed: bool,
@@ -237,6 +239,19 @@ class Generations:
         }
         with self._lock:
             self._records[generation_id] = record
+            if cache_source is None:  # a response-cache HIT stays free, however its stream ends
+                self._usage[generation_id] = usage
+
+    def cancel(self, generation_id: str, output_tokens: int) -> None:
+        """A stream the client left early: billed, as OpenRouter does, for the input and the output it was sent."""
+        with self._lock:
+            record, usage = self._records.get(generation_id), self._usage.pop(generation_id, None)
+            if record is None or usage is None:
+                return
+            billed = openrouter_usage({**usage, "output_tokens": output_tokens}, str(record["model"]))
+            cost = float(billed.get("cost") or 0.0)
+            record.update(cancelled=True, total_cost=cost, usage=cost, tokens_completion=output_tokens,
+                          native_tokens_completion=output_tokens, finish_reason=None)
 
     def get(self, generation_id: str | None) -> dict[str, Any]:
         """``{"data": record}``, or the API's 400 / 404."""

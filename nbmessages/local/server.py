@@ -116,6 +116,29 @@ def settle(admission: Admission | None, message: dict[str, Any]) -> dict[str, st
     return admission.headers
 
 
+class _Sent:
+    """How many events of a stream went out, and their output tokens."""
+
+    def __init__(self) -> None:
+        self.events = self.tokens = 0
+
+    def __call__(self, tokens: int) -> None:
+        self.events += 1
+        self.tokens += tokens
+
+
+async def _billed(state: ServerState, generation_id: str, stream: AsyncIterator[Any], sent: _Sent,
+                  total: int) -> AsyncIterator[Any]:
+    """``stream``; when it ends before its last event (left early, or cut by a fault) the generation is re-billed."""
+    try:
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+            async for item in stream:
+                yield item
+    finally:
+        if sent.events < total:
+            state.generations.cancel(generation_id, sent.tokens)
+
+
 async def _counted(state: ServerState, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
     state.active_streams += 1
     try:
@@ -149,9 +172,12 @@ async def create_message(request: Request) -> Response:
         if fault is not None and fault.name == "stall" and "seconds" not in fault.params:
             fault = Fault(fault.name, {**fault.params, "seconds": str(state.config.stall_cap)}, fault.spec)
         mid_stream = fault if fault is not None and fault.name in (*STREAM_FAULTS, "unavailable") else None
-        stream = paced_stream(_events(message), pace, mid_stream, request_id=got.request_id,
+        events, sent = _events(message), _Sent()
+        stream = paced_stream(events, pace, mid_stream, request_id=got.request_id,
                               abort=request.scope["state"]["abort"],
-                              comment="OPENROUTER PROCESSING" if openrouter else None)
+                              comment="OPENROUTER PROCESSING" if openrouter else None, sent=sent)
+        if openrouter:
+            stream = _billed(state, got.request_id, stream, sent, len(events))
         return EventSourceResponse(_counted(state, stream), ping=0, sep="\n", headers=headers)
     return await _whole_message(request, message, pace, fault, headers)
 

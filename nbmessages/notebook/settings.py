@@ -2,7 +2,9 @@
 
 The magic's parser and request parameters, the playground's controls and its get-code output, and the
 magic session's defaults all read ``ROWS``; adding a request option is adding a row. ``request_params``
-turns plain settings into Request keywords with no widget and no IPython (for any front end, ``map`` too).
+turns plain settings into Request keywords with no widget and no IPython (for any front end, ``map`` too);
+``call_options`` gives the per-call keywords of ``messages.create`` / ``stream`` (options sent as headers,
+such as OpenRouter's response cache, that are no part of the body).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..types.openrouter import MAX_CACHE_TTL, MIN_CACHE_TTL
 from ..types.rules import EFFORTS, MIN_THINKING_BUDGET
 
 THINKING_DISPLAY_FIXED = ("claude-3",)  # models that show full thinking and take no `display` choice
@@ -37,6 +40,8 @@ class Setting:
     initial: Any = None  # what an unset optional control shows once switched on
     placeholder: str = ""  # what an empty text or list control says to type
     field: str = ""  # the request field it fills, dotted (``output_config.effort``); "" for none
+    keyword: str = ""  # or the per-call keyword of create/stream it fills (sent as headers); "" for none
+    unit: str = ""  # what a toggle's number is called (its control is ``<attribute>_<unit>``)
     aliases: tuple[str, ...] = ()
     encode: Callable[[Any, Mapping[str, Any]], Any] | None = None  # value (and all settings) → field value
     from_text: Callable[[str], Any] | None = None  # the magic's argument text → value, beyond argparse's type
@@ -74,13 +79,38 @@ def empty(value: Any) -> bool:
     return value is None or value is False or (isinstance(value, (str, list, tuple)) and not value)
 
 
+def parse_switch(text: str) -> bool:
+    """``on`` or ``off`` (``true`` / ``false``)."""
+    if text in ("on", "true"):
+        return True
+    if text in ("off", "false"):
+        return False
+    raise ValueError(f"{text!r}: give on or off")
+
+
+def parse_cache(text: str) -> bool | int:
+    """``--openrouter-cache`` text: ``on`` (the server's default TTL), ``off``, or a TTL in seconds."""
+    if text.isdigit() and MIN_CACHE_TTL <= int(text) <= MAX_CACHE_TTL:
+        return int(text)
+    try:
+        return parse_switch(text)
+    except ValueError:
+        raise ValueError(f"{text!r}: give on, off or a TTL in seconds from {MIN_CACHE_TTL} to "
+                         f"{MAX_CACHE_TTL}") from None
+
+
+def switch_text(value: Any) -> str:
+    """A cache setting as ``--openrouter-cache`` text: ``on``, ``off`` or its TTL."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
 def parse_thinking(text: str) -> int | str:
     """``--thinking`` text: a token budget, or ``adaptive``."""
     if text == "adaptive":
         return text
     if text.isdigit():
         return int(text)
-    raise ValueError(f"--thinking {text}: give a token budget ({MIN_THINKING_BUDGET} or more) or 'adaptive'")
+    raise ValueError(f"{text!r}: give a token budget ({MIN_THINKING_BUDGET} or more) or 'adaptive'")
 
 
 def thinking_text(value: Any) -> str:
@@ -134,7 +164,7 @@ ROWS: tuple[Setting, ...] = (
             section="Sampling", bounds=(1, 1000, 1), initial=40, field="top_k"),
     Setting("thinking", f"extended thinking: a token budget (>= {MIN_THINKING_BUDGET}) or 'adaptive'",
             flags=("--thinking",),
-            metavar="BUDGET", widget="toggle", section="Thinking, effort, stops",
+            metavar="BUDGET", widget="toggle", unit="budget", section="Thinking, effort, stops",
             bounds=(MIN_THINKING_BUDGET, 1_000_000, 1), initial=DEFAULT_THINKING_BUDGET, field="thinking", encode=thinking_config,
             from_text=parse_thinking, to_text=thinking_text),
     Setting("effort", "how much effort the model spends (output_config.effort)", choices=EFFORTS,
@@ -160,6 +190,15 @@ ROWS: tuple[Setting, ...] = (
             placeholder="a fallback model (e.g. anthropic/claude-haiku-4.5), then Enter"),
     Setting("session_id", "OpenRouter: session id grouping related calls", flags=("--session-id",),
             field="session_id"),
+    Setting("openrouter_cache", f"OpenRouter: response cache, on, off or a TTL in seconds ({MIN_CACHE_TTL}-"
+            f"{MAX_CACHE_TTL}); a hit costs nothing", flags=("--openrouter-cache",), metavar="on|off|TTL",
+            widget="toggle", unit="ttl", section="OpenRouter routing", bounds=(MIN_CACHE_TTL, MAX_CACHE_TTL, 1),
+            initial=300, keyword="openrouter_cache", from_text=parse_cache, to_text=switch_text),
+    Setting("openrouter_cache_clear", "OpenRouter: refresh this call's cached response", bool,
+            flags=("--openrouter-cache-clear",), keyword="openrouter_cache_clear"),
+    Setting("openrouter_metadata", "OpenRouter: ask for the router's metadata (which provider served, attempts)",
+            bool, flags=("--openrouter-metadata",), widget="check", section="OpenRouter routing",
+            keyword="openrouter_metadata", from_text=parse_switch),
 )
 
 
@@ -212,6 +251,17 @@ def request_params(values: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None:
             _put(params, r.field, value)
     return params
+
+
+def call_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-call keywords of ``messages.create`` / ``stream`` that a set of settings stands for (headers)."""
+    given = normalise(values)
+    out = {}
+    for r in rows():
+        value = given.get(r.name, r.default)
+        if r.keyword and value is not None and not (r.type is bool and value is False):  # off: the client's choice
+            out[r.keyword] = value
+    return out
 
 
 def _put(params: dict[str, Any], path: str, value: Any) -> None:

@@ -225,3 +225,21 @@ def test_the_cache_ttl_header_is_read_as_documented(header, ttl) -> None:
     from nbmessages.local.openrouter import cache_ttl
 
     assert cache_ttl(header) == ttl
+
+
+def test_a_stream_left_early_is_billed_for_what_was_sent(ledger) -> None:
+    import time
+
+    with start(pace=100, ttft=0) as srv:
+        client = _client(srv, ledger)
+        whole = client.messages.create(model=MODEL, max_tokens=200, messages="a long answer to cut short")
+        with client.messages.stream(model=MODEL, max_tokens=200, messages="a long answer to cut short") as s:
+            for _ in s.text_stream:
+                break
+        generation_id = ledger.rows("ORDER BY ts")[-1]["generation_id"]
+        deadline = time.monotonic() + 5
+        while not (record := client.openrouter.generation(generation_id)).cancelled:
+            assert time.monotonic() < deadline, "the server did not notice the stream was left"
+            time.sleep(0.05)
+        assert 0 < record.total_cost < whole.usage.cost
+        assert 0 < (record.tokens_completion or 0) < whole.usage.output_tokens

@@ -509,3 +509,16 @@ def test_map_cell_errors_are_shown_not_raised(ip):
     ip.user_ns["df"] = pd.DataFrame({"q": ["x"]})
     cell = run(ip, "%%message --map df\nAnswer {missing}")
     assert "{missing} names no column" in cell.markdown
+
+
+def test_openrouter_header_flags_come_from_the_settings_table(ip, server):
+    run(ip, f"%nbmessages base_url {server.base_url}/api")
+    run(ip, "%nbmessages model anthropic/claude-haiku-4.5")
+    routed = run(ip, "%message --new --openrouter-metadata Who served")
+    assert "<details><summary>Routing: served by Anthropic" in routed.markdown
+    run(ip, "%message --new --openrouter-cache on Same again")
+    cleared = run(ip, "%message --new --openrouter-cache on --openrouter-cache-clear Same again")
+    assert "response cache HIT" not in cleared.markdown  # cleared: asked afresh
+    assert "response cache HIT" in run(ip, "%message --new --openrouter-cache on Same again").markdown
+    assert "--openrouter-cache: '5x': give on, off" in run(ip, "%message --openrouter-cache 5x Hi").markdown
+    assert "openrouter_cache: 300" in run(ip, "%nbmessages openrouter_cache 300").stdout

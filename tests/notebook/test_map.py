@@ -219,3 +219,20 @@ def test_options_are_the_settings_table_of_every_front_end():
     assert params["output_config"]["effort"] == "low" and params["output_config"]["format"]["type"] == "json_schema"
     assert params["thinking"]["budget_tokens"] == 2048 and params["max_tokens"] > 2048
     assert params["stop_sequences"] == ["END"] and params["tool_choice"] == {"type": "auto"}
+
+
+def test_openrouter_header_options_ride_on_the_maps_client(server, ledger):
+    with nbmessages.Client(base_url=server.base_url + "/api", api_key="sk-or-local", ledger=ledger) as c:
+        args = (REVIEWS.head(2), "Cache this: {review}")
+        first = nbmessages.map(*args, client=c, model="anthropic/claude-haiku-4.5", openrouter_cache=120,
+                               openrouter_metadata=True, progress=False)
+        again = nbmessages.map(*args, client=c, model="anthropic/claude-haiku-4.5", openrouter_cache=120,
+                               cache=False, progress=False)
+        assert list(again["status"]) == ["ok", "ok"] and (again["cost_usd"] == 0).all()  # the server's cache: free
+        misses, hits = ledger.rows("WHERE json_extract(tags, '$.map') = ?", (again.attrs["map_id"],))[-4:][:2], \
+            ledger.rows("WHERE json_extract(tags, '$.map') = ?", (again.attrs["map_id"],))[-2:]
+        assert [h["response_cache"] for h in hits] == ["HIT", "HIT"] and {h["cost_source"] for h in hits} == {
+            "response_cache"}
+        assert (first["cost_usd"] > 0).all() and all(m["routing"] for m in misses)  # the router's metadata, kept
+        with pytest.raises(ValueError, match="openrouter_cache_clear: an option of one call"):
+            nbmessages.map(*args, client=c, openrouter_cache_clear=True, progress=False)

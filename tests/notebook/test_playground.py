@@ -219,6 +219,29 @@ def test_openrouter_routing_controls_reach_the_request_body(server: Any) -> None
     assert cap.bodies[-1]["models"] == ["anthropic/claude-haiku-4.5"]
 
 
+def test_openrouter_cache_and_metadata_controls_send_their_headers(server: Any, monkeypatch: Any) -> None:
+    client = nbmessages.AsyncClient(base_url=server.base_url + "/api", api_key="sk-or-local")
+    pg = Playground(client=client, namespace=NAMESPACE, model="anthropic/claude-haiku-4.5")
+    assert isinstance(pg.openrouter_cache, widgets.Checkbox) and pg.openrouter_cache_ttl.disabled
+    pg.openrouter_cache.value, pg.openrouter_cache_ttl.value = True, 60
+    pg.openrouter_metadata.value = True
+    ask(pg, "Cache me")
+    assert "response cache HIT" not in pg.columns[0].stats.value and "Routing: served by" in pg.columns[0].html
+    pg.clear()  # the same body again: the server's response cache answers, free
+    ask(pg, "Cache me")
+    assert pg.last_error is None and "response cache HIT (free)" in pg.columns[0].stats.value
+    assert pg.last_exchanges[0].cost == 0
+    cell = pg.magic_code().splitlines()[0]
+    assert "--openrouter-cache 60 --openrouter-metadata" in cell
+    code = pg.python_code()
+    assert "openrouter_cache=60," in code and "openrouter_metadata=True," in code
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-local")
+    scope: dict[str, Any] = {}
+    exec(compile(code, "<get code>", "exec"), scope)  # noqa: S102 - our own generated code
+    assert scope["message"].text == pg.last_message.text
+    assert scope["message"].openrouter_metadata is not None
+
+
 # -- streaming and rendering
 
 

@@ -102,3 +102,15 @@ def test_adding_a_request_option_is_one_row(with_speed: Any, server: Any) -> Non
     assert request_params(pg.settings())["speed"] == "standard"
     assert json.loads(json.dumps(request_params({"speed": "fast"}))) == {
         "model": "claude-sonnet-4-5", "max_tokens": 1024, "speed": "fast"}
+
+
+def test_header_options_are_call_keywords_not_body_fields() -> None:
+    values = {"openrouter_cache": 600, "openrouter_metadata": True, "model": "m"}
+    assert settings.call_options(values) == {"openrouter_cache": 600, "openrouter_metadata": True}
+    assert not {"openrouter_cache", "openrouter_metadata"} & set(settings.request_params(values))
+    assert settings.call_options({"openrouter_metadata": False}) == {}  # unchecked: the client's own choice
+    assert settings.call_options({"openrouter_cache": False}) == {"openrouter_cache": False}  # off overrides
+    assert settings.row("openrouter_cache").parse("on") is True
+    assert settings.row("openrouter_cache").parse("90") == 90
+    with pytest.raises(ValueError, match="TTL in seconds from 1 to 86400"):
+        settings.row("openrouter_cache").parse("90000")

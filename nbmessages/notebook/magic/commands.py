@@ -12,8 +12,8 @@ from ...ledger.budget import BudgetExceededError
 from ...ledger.money import usd
 from ...request.profiles import PROFILES
 from ...types.redact import is_secret_header, masked, remember
+from .. import settings
 from ..render import IPythonPublisher, escape_dollars
-from .options import openrouter_cache
 from .session import Session
 
 HELP = """%nbmessages                 status: model, profile, max tokens, budget, keys configured, chats
@@ -67,7 +67,8 @@ class SettingsCommands:
             "profile": self.profile, "max_tokens": self.max_tokens, "max-tokens": self.max_tokens,
             "budget": self.budget, "base_url": self.base_url, "header": self.header, "retries": self.retries,
             "keys": self.keys, "models": self.models, "credits": self.credits,
-            "openrouter_cache": self.openrouter_cache, "router_metadata": self.router_metadata, "chats": self.chats, "chat": self.chat, "reset": self.reset,
+            "openrouter_cache": self.openrouter_cache, "router_metadata": self.router_metadata,
+            "openrouter_metadata": self.router_metadata, "chats": self.chats, "chat": self.chat, "reset": self.reset,
         }
 
     def run(self, line: str) -> None:
@@ -168,18 +169,22 @@ class SettingsCommands:
         show(*_table(rows))
 
     def openrouter_cache(self, rest: str) -> None:
-        value = openrouter_cache(self._need(rest, "openrouter_cache on|off|TTL"))
-        self.s.openrouter["openrouter_cache"] = value
-        self.s.changed()
-        print(f"openrouter_cache: {value if not isinstance(value, bool) else ('on' if value else 'off')}")
+        self._call_default("openrouter_cache", rest, "on|off|TTL")
 
     def router_metadata(self, rest: str) -> None:
-        value = self._need(rest, "router_metadata on|off")
-        if value not in ("on", "off"):
-            raise UsageError(f"router_metadata: on or off, not {value!r}")
-        self.s.openrouter["openrouter_metadata"] = value == "on"
+        self._call_default("openrouter_metadata", rest, "on|off", command="router_metadata")
+
+    def _call_default(self, name: str, rest: str, allowed: str, command: str = "") -> None:
+        """A per-call option of the settings table made the session's default for every call."""
+        row, name = settings.row(name), command or name
+        text = self._need(rest, f"{name} {allowed}")
+        try:
+            value = row.from_text(text) if row.from_text is not None else text
+        except ValueError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+        self.s.openrouter[row.keyword] = value
         self.s.changed()
-        print(f"router_metadata: {value}")
+        print(f"{name}: {settings.switch_text(value)}")
 
     def models(self, rest: str) -> None:
         found = self.s.client().models.list()

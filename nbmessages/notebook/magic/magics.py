@@ -63,7 +63,6 @@ class MessageMagics(Magics):
     @argument("--max-rounds", type=int, default=DEFAULT_MAX_ITERATIONS,
               help="the tool loop's guard: at most this many requests")
     @argument("--attach", action="append", metavar="PATH_OR_VAR", help="attach an image or PDF (repeatable)")
-    @argument("--openrouter-cache", metavar="on|off|TTL", help="OpenRouter: response cache for this call (TTL in s)")
     @argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
     @argument("--raw", action="store_true", help="also show the JSON exchange: request bodies and responses")
     @argument("-o", "--out", metavar="NAME", help="store the final Message (with --schema: the parsed object)")
@@ -156,7 +155,7 @@ class MessageMagics(Magics):
             raise UsageError("the template is empty: write it in the cell under %%message --map DATA")
         params = opts.request_params(args, ns, args.model or s.model, s.max_tokens)
         result = run_map(data, template, client=s.client(args.profile), concurrency=args.concurrency,
-                         dry_run=args.dry_run, **params)
+                         dry_run=args.dry_run, **params, **opts.call_options(args, ns))
         if args.out:
             ns[args.out] = result
             return None
@@ -171,7 +170,7 @@ class MessageMagics(Magics):
         params = opts.request_params(args, ns, s.model, s.max_tokens)
         return opts.Plan(params, content, chat, profile=args.profile, stream=not args.no_stream, raw=args.raw,
                          out=args.out, schema=params.get("output_format"), max_rounds=args.max_rounds,
-                         warnings=warnings, call_options=opts.call_options(args))
+                         warnings=warnings, call_options=opts.call_options(args, ns))
 
     def _retry(self, args: Any, name: str, chat: Chat) -> tuple[opts.Plan, list[Any]]:
         plan = session().plans.get(name)

@@ -176,7 +176,7 @@ def given_settings(args: Any, ns: Mapping[str, Any]) -> dict[str, Any]:
         try:
             value = row.parse(raw)
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"{row.flag}: {exc}") from None
         out[row.name] = PICKERS[row.pick](value, ns) if row.pick else value
     return out
 
@@ -186,20 +186,6 @@ def request_params(args: Any, ns: Mapping[str, Any], model: str, max_tokens: int
     return settings.request_params({"model": model, "max_tokens": max_tokens, **given_settings(args, ns)})
 
 
-def openrouter_cache(value: str | None) -> bool | int | None:
-    """``--openrouter-cache`` (OpenRouter's response cache): ``on``, ``off``, or a TTL in seconds (1-86400)."""
-    if value is None:
-        return None
-    if value in ("on", "true"):
-        return True
-    if value in ("off", "false"):
-        return False
-    if value.isdigit() and 1 <= int(value) <= 86_400:
-        return int(value)
-    raise UsageError(f"--openrouter-cache {value}: give on, off or a TTL in seconds from 1 to 86400")
-
-
-def call_options(args: Any) -> dict[str, Any]:
-    """The per-call options that travel as headers, not in the body."""
-    cache = openrouter_cache(getattr(args, "openrouter_cache", None))
-    return {"openrouter_cache": cache} if cache is not None else {}
+def call_options(args: Any, ns: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-call options the flags give that travel as headers, not in the body (OpenRouter's cache)."""
+    return settings.call_options(given_settings(args, ns))

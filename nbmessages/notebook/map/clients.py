@@ -8,6 +8,7 @@ of httpcore's, whose idle-connection checks grow with the pool (so there, few co
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 
 from ...client.asynchronous import AsyncClient
 from ...client.base import BaseClient
+from .. import settings
 
 
 def http_pool(timeout: httpx.Timeout, concurrency: int,
@@ -39,6 +41,23 @@ def derive(client: BaseClient | None, concurrency: int, on_response: Callable[[h
         client = AsyncClient()
     return AsyncClient.from_client(client, max_retries=0, http_client=http_pool(client.timeout, concurrency,
                                                                                on_response))
+
+
+def with_call_options(client: BaseClient | None, options: dict[str, Any]) -> BaseClient | None:
+    """The user's client carrying the options sent as headers (OpenRouter's cache), taken out of ``options``.
+
+    A map sends every row with its client's options, so a per-call option becomes the client's; one that only
+    makes sense for a single call (clearing a cached answer) is refused.
+    """
+    names = [r.name for r in settings.rows() if r.keyword]
+    found = settings.call_options({name: options.pop(name) for name in names if name in options})
+    if not found:
+        return client
+    takes = inspect.signature(BaseClient.__init__).parameters
+    for keyword in found:
+        if keyword not in takes:
+            raise ValueError(f"{keyword}: an option of one call; map sends every row alike and does not take it")
+    return (client if client is not None else AsyncClient()).copy(**found)
 
 
 def retries_of(client: Any, default: int = 2) -> int:

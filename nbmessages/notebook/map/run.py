@@ -18,7 +18,7 @@ from ...ledger import prices
 from ..render.status import price
 from . import limits as limits_mod
 from .batch_mode import BatchOptions, run_batch
-from .clients import derive, retries_of
+from .clients import derive, retries_of, with_call_options
 from .engine import Engine, Settings, parse_answer
 from .frame import Outcome, Rows, build, request_options, to_frame
 from .plan import Plan, make_plan
@@ -142,6 +142,7 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency: must be an integer of 1 or more (got {concurrency!r})")
     limits_mod.check_limits(limits)
+    client = with_call_options(client, options)
     if type(data).__module__.startswith("dask."):  # a Dask DataFrame: lazily, partition by partition
         from .partitions import map_dask
 

@@ -8,7 +8,7 @@ from typing import Any
 from ...request.profiles import PROFILES, guess_profile
 from ...types import Message
 from .. import settings as table
-from ..settings import Setting, request_params
+from ..settings import Setting, call_options, request_params
 
 INDENT = "    "
 
@@ -104,13 +104,16 @@ def python_code(settings: dict[str, Any], history: list[Any], prompt: str, clien
         params["output_format"] = _Name(_name(params["output_format"]))
     turns = [_turn(t) for t in history] + [{"role": "user", "content": prompt}]
     params["messages"] = prompt if len(turns) == 1 else turns
+    options = call_options(settings)  # sent as headers: keywords of the call, not of the request
     args = "".join(f"{INDENT}{key}={_literal(value)},\n" for key, value in params.items())
+    extra = "".join(f", {key}={value!r}" for key, value in options.items())
+    keywords = "".join(f"{INDENT}{key}={value!r},\n" for key, value in options.items())
     imports = ["import nbmessages"] + (["from nbmessages.notebook.turns import run_loop"] if settings.get("tools") else [])
     head = [*imports, "", client_setup]
     if settings.get("tools"):
-        call = f"request = nbmessages.Request(\n{args})\nmessage = run_loop(client, request).final"
+        call = f"request = nbmessages.Request(\n{args})\nmessage = run_loop(client, request{extra}).final"
     else:
-        call = f"message = client.messages.create(\n{args})"
+        call = f"message = client.messages.create(\n{args}{keywords})"
     return "\n".join([*head, call, "print(message.text)"]) + "\n"
 
 

@@ -115,11 +115,22 @@ class NumberControl(Control):
         return OptionalNumber(self.name, box, tooltip=self.row.help)
 
 
-class ToggleControl(Control):
-    """A checkbox and the number it turns on (thinking and its budget, ``thinking_budget``)."""
+class CheckControl(Control):
+    """A checkbox: on or not asked (OpenRouter's router metadata)."""
 
     def build(self) -> widgets.Widget:
-        self.amount = _bounded(self.row, self.row.initial, description="budget", disabled=True,
+        return widgets.Checkbox(False, description=self.name.replace("_", " "), indent=False,
+                                layout=widgets.Layout(width="auto"))
+
+    def write(self, value: Any) -> None:
+        self.widget.value = bool(value)
+
+
+class ToggleControl(Control):
+    """A checkbox and the number it turns on (thinking and its budget, ``thinking_budget``; a cache TTL)."""
+
+    def build(self) -> widgets.Widget:
+        self.amount = _bounded(self.row, self.row.initial, description=self.row.unit, disabled=True,
                                layout=widgets.Layout(width="180px"))
         check = widgets.Checkbox(False, description=self.name, indent=False, layout=NARROW)
         check.observe(lambda change: setattr(self.amount, "disabled", not change["new"]), "value")
@@ -127,7 +138,7 @@ class ToggleControl(Control):
 
     @property
     def parts(self) -> dict[str, widgets.Widget]:
-        return {self.name: self.widget, f"{self.name}_budget": self.amount}
+        return {self.name: self.widget, f"{self.name}_{self.row.unit}": self.amount}
 
     @property
     def shown(self) -> widgets.Widget:
@@ -140,6 +151,8 @@ class ToggleControl(Control):
         self.widget.value = bool(value)
         if isinstance(value, int) and not isinstance(value, bool):
             self.amount.value = value
+        elif isinstance(value, dict) and value.get("budget_tokens"):  # a thinking dict, as the API takes it
+            self.amount.value = int(value["budget_tokens"])
 
 
 class ChoiceControl(Control):
@@ -240,7 +253,7 @@ class PickOneControl(PickControl):
 
 KINDS: dict[str, type[Control]] = {
     "combobox": ComboboxControl, "int": IntControl, "textarea": TextControl, "slider": SliderControl,
-    "number": NumberControl, "toggle": ToggleControl, "choice": ChoiceControl, "tags": TagsControl,
+    "number": NumberControl, "toggle": ToggleControl, "check": CheckControl, "choice": ChoiceControl, "tags": TagsControl,
     "pick_many": PickManyControl, "pick_one": PickOneControl,
 }
 

@@ -16,14 +16,19 @@ Refresh = Callable[[bool], None]  # redraw the column; True forces it past the r
 TAGS = {"source": "playground"}
 
 
-async def run_exchange(client: Any, build: Callable[[], Request], ex: Exchange, refresh: Refresh) -> None:
-    """Fill ``ex`` from the API; Stop (task cancellation) and errors end it with the partial answer kept."""
+async def run_exchange(client: Any, build: Callable[[], Request], ex: Exchange, refresh: Refresh,
+                       call_options: dict[str, Any] | None = None) -> None:
+    """Fill ``ex`` from the API; Stop (task cancellation) and errors end it with the partial answer kept.
+
+    ``call_options``: the settings sent as headers (OpenRouter's response cache, router metadata).
+    """
     started = time.perf_counter()
     refresh(True)
     turn: Turn | None = None
     try:
         turn = Turn(client, build(), stream=True, on_step=lambda step: _step(ex, step, refresh),
-                    on_event=lambda stream: _event(ex, stream, refresh), chat="playground", tags=TAGS)
+                    on_event=lambda stream: _event(ex, stream, refresh), chat="playground", tags=TAGS,
+                    **(call_options or {}))
         ex.notes += (await turn.run()).notes()
     except asyncio.CancelledError:
         ex.interrupted = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import ipywidgets as widgets
 
@@ -13,7 +13,7 @@ from ...client.asynchronous import AsyncClient
 from ...client.sync import Client
 from ...request.builder import Request
 from ...types import Message
-from ..settings import request_params
+from ..settings import call_options, request_params
 from . import code as codegen
 from .columns import MAX_COLUMNS, Column, compare_settings, settings_for_tags
 from .controls import Controls
@@ -24,6 +24,15 @@ from .keys import KeyEntry
 from .loop import Job
 from .sender import run_exchange
 from .settings import label, normalise
+
+
+class Send(NamedTuple):
+    """One column's part of a send: where it shows, the request it makes, the options sent as headers."""
+
+    column: Column
+    exchange: Exchange
+    build: Callable[[], Request]
+    options: dict[str, Any]
 
 
 class Playground(widgets.VBox):
@@ -199,13 +208,13 @@ class Playground(widgets.VBox):
         except (LookupError, TypeError, ValueError) as exc:
             self._say(f"⚠ {exc}")
             return False
-        self._pending = [ex for _col, ex, _build in plan]
+        self._pending = [send.exchange for send in plan]
         self.prompt.value = ""
         self._busy(True)
         self.job.start(lambda: self._run(plan))
         return True
 
-    def _prepare(self, index: int, prompt: str) -> tuple[Column, Exchange, Callable[[], Request]]:
+    def _prepare(self, index: int, prompt: str) -> Send:
         column = self.columns[index]
         settings = self.settings(index)
         params = request_params(settings)
@@ -218,12 +227,13 @@ class Playground(widgets.VBox):
         def build() -> Request:
             return Request(messages=[*history, ex.prompt_turn], **params)
 
-        return column, ex, build
+        return Send(column, ex, build, call_options(settings))
 
-    async def _run(self, plan: list[tuple[Column, Exchange, Callable[[], Request]]]) -> None:
+    async def _run(self, plan: list[Send]) -> None:
         try:
             client = self._async_client()
-            tasks = [self.job.spawn(run_exchange(client, build, ex, col.refresh)) for col, ex, build in plan]
+            tasks = [self.job.spawn(run_exchange(client, s.build, s.exchange, s.column.refresh, s.options))
+                     for s in plan]
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self._finish()
