@@ -236,3 +236,16 @@ def test_openrouter_header_options_ride_on_the_maps_client(server, ledger):
         assert (first["cost_usd"] > 0).all() and all(m["routing"] for m in misses)  # the router's metadata, kept
         with pytest.raises(ValueError, match="openrouter_cache_clear: an option of one call"):
             nbmessages.map(*args, client=c, openrouter_cache_clear=True, progress=False)
+
+
+def test_profile_picks_another_backend_for_the_clients_settings(server, ledger, monkeypatch):
+    monkeypatch.setenv("OPENROUTER_BASE_URL", server.base_url + "/api")
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-local")
+    with nbmessages.Client(base_url=server.base_url, ledger=ledger) as c:
+        out = nbmessages.map(REVIEWS.head(2), "Route {review}", client=c, profile="openrouter",
+                             model="anthropic/claude-haiku-4.5", progress=False)
+    assert list(out["status"]) == ["ok", "ok"], out["error_message"].tolist()
+    rows = ledger.rows("WHERE json_extract(tags, '$.map') = ?", (out.attrs["map_id"],))
+    assert {r["profile"] for r in rows} == {"openrouter"}  # the same ledger, the other backend
+    with pytest.raises(ValueError, match="unknown profile 'openruter'"):
+        nbmessages.map(REVIEWS.head(1), "{review}", client=c, profile="openruter", progress=False)

@@ -43,21 +43,27 @@ def derive(client: BaseClient | None, concurrency: int, on_response: Callable[[h
                                                                                on_response))
 
 
-def with_call_options(client: BaseClient | None, options: dict[str, Any]) -> BaseClient | None:
-    """The user's client carrying the options sent as headers (OpenRouter's cache), taken out of ``options``.
+def client_for(client: BaseClient | None, options: dict[str, Any]) -> BaseClient | None:
+    """The user's client as the options reshape it, those options taken out: another ``profile``, or the options
+    sent as headers (OpenRouter's response cache, router metadata).
 
     A map sends every row with its client's options, so a per-call option becomes the client's; one that only
     makes sense for a single call (clearing a cached answer) is refused.
     """
     names = [r.name for r in settings.rows() if r.keyword]
-    found = settings.call_options({name: options.pop(name) for name in names if name in options})
-    if not found:
-        return client
+    overrides: dict[str, Any] = settings.call_options({n: options.pop(n) for n in names if n in options})
     takes = inspect.signature(BaseClient.__init__).parameters
-    for keyword in found:
+    for keyword in overrides:
         if keyword not in takes:
             raise ValueError(f"{keyword}: an option of one call; map sends every row alike and does not take it")
-    return (client if client is not None else AsyncClient()).copy(**found)
+    profile = options.pop("profile", None)
+    if profile is not None and (client is None or client.profile.name != profile):
+        overrides.update(profile=profile, base_url=None, api_key=None)  # that backend's own URL and key
+    if not overrides:
+        return client
+    if client is None:
+        return AsyncClient(**overrides)
+    return client.copy(**overrides)
 
 
 def retries_of(client: Any, default: int = 2) -> int:

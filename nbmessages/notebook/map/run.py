@@ -18,7 +18,7 @@ from ...ledger import prices
 from ..render.status import price
 from . import limits as limits_mod
 from .batch_mode import BatchOptions, run_batch
-from .clients import derive, retries_of, with_call_options
+from .clients import client_for, derive, retries_of
 from .engine import Engine, Settings, parse_answer
 from .frame import Outcome, Rows, build, request_options, to_frame
 from .plan import Plan, make_plan
@@ -128,7 +128,8 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     """One prompt over every row: a DataFrame aligned with ``data``'s index (answer, tokens, cost, status…).
 
     ``prompt`` is a template naming columns (``"Classify: {review}"``; other braces are sent as written);
-    ``options`` are request fields (model, system, max_tokens, temperature, thinking, tools, output_format=…).
+    ``options`` are request fields (model, system, max_tokens, temperature, thinking, tools, output_format=…),
+    named as in every front end's settings table, plus ``profile=`` (another backend for ``client``'s settings).
     Answers are kept in the ledger's database: running the same map again sends only the rows not answered
     yet (``cache=False`` asks again). ``dry_run=True`` returns an ``Estimate`` and sends nothing.
     ``mode="batch"`` sends the rows as Message Batches (half price, within 24 h), resumable after a restart;
@@ -142,7 +143,7 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency: must be an integer of 1 or more (got {concurrency!r})")
     limits_mod.check_limits(limits)
-    client = with_call_options(client, options)
+    client = client_for(client, options)
     if type(data).__module__.startswith("dask."):  # a Dask DataFrame: lazily, partition by partition
         from .partitions import map_dask
 
