@@ -57,6 +57,22 @@ def test_dask_map_shares_one_rate_limit_across_workers(cluster, tmp_path):
     assert len(calls) == 30 and calls["outcome"].eq("ok").all()  # every worker's calls reached the ledger
 
 
+def test_identical_rows_in_different_partitions_are_sent_once(cluster, tmp_path):
+    ledger = str(tmp_path / "usage.sqlite")
+    frame = pd.DataFrame({"q": [f"question {i % 6}" for i in range(24)]}, index=[f"k{i}" for i in range(24)])
+    with start(pace=0, ttft=0) as server:
+        client = Client(base_url=server.base_url, api_key="t", ledger=ledger)
+        ddf = dd.from_pandas(frame, npartitions=4, sort=False)  # each partition holds all six questions
+        assert [p.compute()["q"].nunique() for p in ddf.to_delayed()] == [6, 6, 6, 6]
+        result = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=300, concurrency=4).compute()
+        served = server.requests_served
+    assert served == 6  # six distinct requests, sent once each across two worker processes
+    assert result["status"].value_counts().to_dict() == {"ok": 6, "cached": 18, "error": 0, "skipped": 0}
+    assert all(f"question {i % 6}" in result.loc[f"k{i}", "text"] for i in range(24))
+    assert result["cost_usd"].sum() == pytest.approx(result.loc[result["status"] == "ok", "cost_usd"].sum())
+    assert len(nbmessages.usage(ledger=ledger)) == 6
+
+
 def test_without_the_shared_limit_the_workers_overrun_it(cluster, tmp_path):
     with start(pace=0, ttft=0, rpm=120, burst=1) as server:
         client = Client(base_url=server.base_url, api_key="t", ledger=str(tmp_path / "u.sqlite"))
