@@ -90,8 +90,9 @@ def test_migrates_an_older_schema(tmp_path, monkeypatch) -> None:
     cols = {r[1] for r in led.connection.execute("PRAGMA table_info(calls)")}
     assert "extra" in cols
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"}  # V3 dropped the frame
-    # cache; V6 added nbmessages.map's answers, V7 the batch runs
+    assert tables == {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows", "batch_bodies",
+                      "map_claims"}  # V3 dropped the frame cache; V6 added nbmessages.map's answers, V7 the
+    # batch runs, V8 their request bodies and the Dask map's claims
     assert [r["id"] for r in led.rows()] == ["a"]
     led.record(record())
     led.close()
