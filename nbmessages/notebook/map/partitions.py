@@ -119,7 +119,7 @@ class PartitionMap:
     def __call__(self, partition: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
         params, schema = request_options(dict(self.options))
         rows = build(partition, self.prompt, params)
-        client = self._client()
+        client = self.client()
         keys = [request_hash(self.profile, client.base_url, sent_body(client, r)) if isinstance(r, Request)
                 else None for r in rows.requests]
         unique = {k: r for k, r in zip(keys, rows.requests, strict=True) if k is not None}
@@ -155,7 +155,7 @@ class PartitionMap:
         out: dict[str, Outcome] = {}
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(requests)))) as pool, \
                 (claims.beating(owner) if claims is not None else nullcontext()):
-            futures = {pool.submit(self._one, client, slots, r, schema): k for k, r in requests.items()}
+            futures = {pool.submit(self.one, client, slots, r, schema): k for k, r in requests.items()}
             for future in as_completed(futures):
                 key = futures[future]
                 outcome = out[key] = future.result()
@@ -168,7 +168,8 @@ class PartitionMap:
                                   outcome.error_message if failed else None)
         return out
 
-    def _client(self) -> Client:
+    def client(self) -> Client:
+        """This process's client for the map (built once per process and shared by its partitions)."""
         key = (self.base_url, self.profile, self.ledger, self.max_retries)
         with _shared_lock:
             if key not in _clients:
@@ -192,10 +193,11 @@ class PartitionMap:
 
     def warm(self) -> None:
         """Import, build the client and join the semaphore now (a worker does this before its first partition)."""
-        self._client()
+        self.client()
         self._slots()
 
-    def _one(self, client: Client, slots: Any, request: Request, schema: Any) -> Outcome:
+    def one(self, client: Client, slots: Any, request: Request, schema: Any) -> Outcome:
+        """Send one request under the rate limit's ``slots``; the lease is given back later, by the releaser."""
         hold = self.leases * 60.0 / self.rpm if self.rpm else 0.0
         if slots is not None:
             slots.acquire()
