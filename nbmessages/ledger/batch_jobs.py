@@ -1,12 +1,15 @@
 """Batch runs in the ledger database: which batches a run submitted and what became of each row.
 
-No request or answer content is stored here (the ledger keeps content only with ``log_content``): results are
+A batch is recorded before its create is sent (status ``submitting``, a placeholder id), so a kernel that dies
+during create leaves a record to reconcile, never a batch nobody knows of. Each row's request body is kept
+(``batch_bodies``) so a run resumed in a new process can resubmit rows; answers are not kept here: results are
 read again from the provider, which keeps them for 29 days.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,6 +19,9 @@ from .store import Ledger, to_micros
 
 FINAL = ("succeeded", "errored", "canceled", "expired")
 COLLECTED = "collected"
+SUBMITTING = "submitting"  # recorded, create sent or about to be: the provider may or may not have the batch
+PLACEHOLDER = "submitting-"  # the batch_id prefix of a record whose create has not answered
+_CHUNK = 900  # SQLite's default limit on bound parameters is 999
 
 
 @dataclass(frozen=True)
@@ -25,12 +31,16 @@ class Job:
     batch_id: str
     run: str
     round: int
-    status: str  # in_progress | canceling | ended | collected
+    status: str  # submitting | in_progress | canceling | ended | collected
     counts: dict[str, int]
+    created: int = 0  # when it was recorded, microseconds since the epoch (before create was sent)
 
 
 def _now() -> int:
     return to_micros(datetime.now(timezone.utc))
+
+
+_PUT_BODY = "INSERT OR IGNORE INTO batch_bodies (run, custom_id, body) VALUES (?, ?, ?)"
 
 
 class BatchJobs:
@@ -53,10 +63,28 @@ class BatchJobs:
         row = self.ledger.connection.execute("SELECT custom_ids FROM batch_runs WHERE run = ?", (run,)).fetchone()
         return None if row is None else list(json.loads(row[0]))
 
-    def add_run(self, run: str, custom_ids: Sequence[str]) -> None:
-        """Remember a new run and its rows' custom ids."""
+    def add_run(self, run: str, custom_ids: Sequence[str], bodies: dict[str, str]) -> None:
+        """Remember a new run, its rows' custom ids and their request bodies (JSON), in one transaction."""
         self._write([("INSERT INTO batch_runs (run, created, custom_ids) VALUES (?, ?, ?)",
-                      (run, _now(), json.dumps(list(custom_ids))), False)])
+                      (run, _now(), json.dumps(list(custom_ids))), False),
+                     (_PUT_BODY, [(run, c, b) for c, b in bodies.items()], True)])
+
+    def add_bodies(self, run: str, bodies: dict[str, str]) -> None:
+        """Keep the request bodies a run does not hold yet (one started before they were kept)."""
+        row = self.ledger.connection.execute("SELECT count(*) FROM batch_bodies WHERE run = ?", (run,)).fetchone()
+        if row[0] < len(bodies):
+            self._write([(_PUT_BODY, [(run, c, b) for c, b in bodies.items()], True)])
+
+    def bodies(self, run: str, custom_ids: Sequence[str]) -> dict[str, str]:
+        """The request bodies (JSON) kept for these rows of a run."""
+        found: dict[str, str] = {}
+        conn = self.ledger.connection
+        for start in range(0, len(custom_ids), _CHUNK):
+            part = list(custom_ids[start:start + _CHUNK])
+            sql = ("SELECT custom_id, body FROM batch_bodies "
+                   f"WHERE run = ? AND custom_id IN ({', '.join('?' * len(part))})")
+            found.update(conn.execute(sql, (run, *part)).fetchall())
+        return found
 
     def latest_run(self) -> str | None:
         """The most recently created run that still has batches not collected, else the most recent one."""
@@ -66,22 +94,47 @@ class BatchJobs:
         row = row or conn.execute("SELECT run FROM batch_runs ORDER BY created DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
-    def add_job(self, run: str, batch_id: str, round_: int, profile: str, base_host: str,
-                custom_ids: Sequence[str]) -> None:
-        """A batch just created, with its rows, in one transaction."""
+    def add_pending(self, run: str, round_: int, profile: str, base_host: str, custom_ids: Sequence[str]) -> str:
+        """A batch about to be created, with its rows, in one transaction; returns its placeholder id."""
+        placeholder = PLACEHOLDER + uuid.uuid4().hex
         self._write([
             ("INSERT INTO batch_jobs (batch_id, run, round, profile, base_host, created, status) "
-             "VALUES (?, ?, ?, ?, ?, ?, 'in_progress')", (batch_id, run, round_, profile, base_host, _now()), False),
+             "VALUES (?, ?, ?, ?, ?, ?, ?)", (placeholder, run, round_, profile, base_host, _now(), SUBMITTING),
+             False),
             ("INSERT INTO batch_rows (run, custom_id, batch_id, status) VALUES (?, ?, ?, 'submitted')",
-             [(run, cid, batch_id) for cid in custom_ids], True),
+             [(run, cid, placeholder) for cid in custom_ids], True),
         ])
+        return placeholder
+
+    def created(self, placeholder: str, batch_id: str, status: str, counts: dict[str, int]) -> None:
+        """The provider's id of a batch recorded as ``placeholder``, for the job and its rows at once."""
+        self._write([
+            ("UPDATE batch_jobs SET batch_id = ?, status = ?, counts = ? WHERE batch_id = ?",
+             (batch_id, status, json.dumps(counts), placeholder), False),
+            ("UPDATE batch_rows SET batch_id = ? WHERE batch_id = ?", (batch_id, placeholder), False),
+        ])
+
+    def drop_pending(self, placeholder: str) -> None:
+        """Forget a record whose create was refused (the provider made no batch)."""
+        self._write([("DELETE FROM batch_rows WHERE batch_id = ?", (placeholder,), False),
+                     ("DELETE FROM batch_jobs WHERE batch_id = ?", (placeholder,), False)])
+
+    def job_rows(self, batch_id: str) -> list[str]:
+        """The custom ids a batch (or a placeholder) holds, in the order they were recorded."""
+        cur = self.ledger.connection.execute(
+            "SELECT custom_id FROM batch_rows WHERE batch_id = ? ORDER BY rowid", (batch_id,))
+        return [r[0] for r in cur]
+
+    def batch_ids(self) -> set[str]:
+        """Every batch id the ledger knows, of any run."""
+        return {r[0] for r in self.ledger.connection.execute("SELECT batch_id FROM batch_jobs")}
 
     def jobs(self, run: str) -> list[Job]:
         """The run's batches, oldest first."""
         cur = self.ledger.connection.execute(
-            "SELECT batch_id, run, round, status, counts FROM batch_jobs WHERE run = ? ORDER BY created, rowid",
-            (run,))
-        return [Job(b, r, n, s, json.loads(c) if c else {}) for b, r, n, s, c in cur]
+            "SELECT batch_id, run, round, status, counts, created FROM batch_jobs WHERE run = ? "
+            "ORDER BY created, rowid", (run,))
+        return [Job(b, r, n, s, json.loads(c) if c else {}, t) for b, r, n, s, c, t in cur]
 
     def set_status(self, batch_id: str, status: str, counts: dict[str, int]) -> None:
         """The status and counts a poll saw."""

@@ -98,7 +98,26 @@ CREATE TABLE batch_rows (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+_V8 = """
+-- batch_jobs rows may now be written before create is sent (status 'submitting', a placeholder batch_id):
+-- a kernel that dies during create leaves a record that the next poll reconciles with the provider's list
+CREATE TABLE batch_bodies (           -- each batched row's request body: resume() resubmits without the frame
+    run TEXT NOT NULL, custom_id TEXT NOT NULL,
+    body TEXT NOT NULL,                  -- the body as sent (compact JSON), whose hash the custom_id may be
+    PRIMARY KEY (run, custom_id)
+);
+CREATE TABLE map_claims (             -- nbmessages.map over Dask: which partition sends each distinct request
+    run TEXT NOT NULL,                   -- one map call
+    request_hash TEXT NOT NULL,          -- as in map_results
+    owner TEXT NOT NULL,                 -- the partition that sends it
+    state TEXT NOT NULL,                 -- claimed | done (answer in map_results) | error
+    ts INTEGER NOT NULL,                 -- the owner's last sign of life, microseconds since the epoch, UTC
+    error_type TEXT, error TEXT,
+    PRIMARY KEY (run, request_hash)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 """Schema steps: MIGRATIONS[i] takes a ledger from user_version i to i + 1 (statements end with ";\\n"). Only append."""
 
 

@@ -3,7 +3,9 @@
 A batch is processed in the background over ``batch_delay`` seconds (``x-nbmessages-batch-delay`` per batch),
 its requests in a shuffled order, so results come out of order. Each request is validated when processed (a
 bad one ends ``errored``, as on the real API); ``x-nbmessages-fault`` (or the server's fault policy) marks
-requests errored, ``x-nbmessages-batch-expire: F`` lets the last fraction F of them expire.
+requests errored, ``x-nbmessages-batch-expire: F`` lets the last fraction F of them expire. Two faults act on
+the create itself, as a crash in flight looks to a client: ``disconnect`` makes the batch, then drops the
+connection before answering; ``stall;seconds=S`` makes the batch, then holds the answer S seconds.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from .answers import build_message
 from .checks import api_version, check_create
 from .envelopes import ApiError, error_body
 from .faults import HTTP_FAULTS, parse_fault
-from .intake import ServerState, check_auth, header_number, parse_body, read_body, state_of
+from .intake import ServerState, check_auth, header_number, parse_body, read_body, state_of, wait_unless_gone
 
 STEPS = 10  # a batch's requests are processed in this many rounds spread over its delay
 ROUND_SIZE = 500  # requests processed between yields to the event loop, so other calls stay served
 LIST_LIMIT = (1, 1000)
 OPENROUTER_ENDPOINT = "/v1/messages"
 _NOT_TEXT = ("image", "document")
+CREATE_FAULTS = ("disconnect", "stall")  # faults of the create call itself (the batch is made either way)
 
 
 def _now() -> datetime:
@@ -195,24 +198,40 @@ def store_of(request: Request) -> BatchStore:
     return app_state.batches
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(request: Request) -> tuple[bytes, dict[str, Any]]:
     check_auth(request, state_of(request).config.key)
-    return parse_body(await read_body(request, MAX_BATCH_BYTES))
+    raw = await read_body(request, MAX_BATCH_BYTES)
+    return raw, parse_body(raw)
 
 
 def _options(request: Request) -> dict[str, Any]:
-    """The per-batch settings from the headers of a create."""
+    """The per-batch settings from the headers of a create (a fault of the create itself is not one)."""
     fault = request.headers.get("x-nbmessages-fault")
     if fault:
         try:
-            parse_fault(fault)
+            parsed = parse_fault(fault)
         except ValueError as exc:
             raise ApiError(400, f"x-nbmessages-fault: {exc}") from None
+        fault = None if parsed.name in CREATE_FAULTS else fault
     return {
         "delay": header_number(request, "x-nbmessages-batch-delay", state_of(request).config.batch_delay),
         "expire": header_number(request, "x-nbmessages-batch-expire", 0.0, upper=1.0),
         "fault": fault or None,
     }
+
+
+async def _answer_created(request: Request, raw: bytes, answer: Response) -> Response:
+    """The answer to a create whose batch is made, unless a create fault drops or holds it."""
+    state = state_of(request)
+    fault = state.faults.choose(request.headers.get("x-nbmessages-fault"), ids.body_hash(raw.decode()))
+    if fault is None or fault.name not in CREATE_FAULTS:
+        return answer
+    if fault.name == "disconnect":
+        request.scope["state"]["abort"]()
+        await asyncio.sleep(0)  # let uvicorn see the closed connection: it then sends nothing
+        return Response(status_code=499)
+    await wait_unless_gone(request, fault.number("seconds", state.config.stall_cap))
+    return answer
 
 
 def _new_id(prefix: str) -> str:
@@ -225,14 +244,14 @@ def _base_url(request: Request) -> str:
 
 async def create_batch(request: Request) -> Response:
     """``POST /v1/messages/batches``: validate the batch, start it, answer with the MessageBatch."""
-    body = await _body(request)
+    raw, body = await _body(request)
     version = api_version(request.headers.get("anthropic-version"))
     problems = [(k, "unknown field") for k in body if k != "requests"] + batch_problems(body.get("requests"))
     if problems:
         raise ApiError(400, str(RequestValidationError(problems)))
     pairs = [(r["custom_id"], r["params"]) for r in body["requests"]]
     batch = store_of(request).add(LocalBatch(_new_id("msgbatch"), pairs, version, **_options(request)))
-    return JSONResponse(batch.as_anthropic(_base_url(request)))
+    return await _answer_created(request, raw, JSONResponse(batch.as_anthropic(_base_url(request))))
 
 
 def _page(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
@@ -362,7 +381,8 @@ async def create_openrouter_batch(request: Request) -> Response:
     batch = LocalBatch(_new_id("batch"), pairs, "2023-06-01", openrouter=True, model=body["model"],
                        **_options(request))
     store_of(request).add(batch)
-    return JSONResponse(batch.as_openrouter(with_results=False), status_code=202)
+    return await _answer_created(request, raw, JSONResponse(batch.as_openrouter(with_results=False),
+                                                            status_code=202))
 
 
 async def list_openrouter_batches(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -125,3 +126,14 @@ def header_number(request: Request, name: str, default: float, upper: float | No
         bound = f" and <= {upper:g}" if upper is not None else ""
         raise ApiError(400, f"{name}: must be a number >= 0{bound} (got {value!r})")
     return number
+
+
+async def wait_unless_gone(request: Request, seconds: float) -> bool:
+    """Sleep ``seconds``, ending early (False) if the client disconnects meanwhile."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        await asyncio.sleep(min(left, 0.25))
+        if await request.is_disconnected():
+            return False
+    return True

@@ -36,6 +36,7 @@ from .intake import (
     incoming,
     is_openrouter,
     state_of,
+    wait_unless_gone,
 )
 from .limits import HEADER as LIMITS_HEADER
 from .limits import Admission, Refused
@@ -73,17 +74,6 @@ def http_fault(fault: Fault) -> ApiError:
     if fault.name == "rate_limit" or "retry_after" in fault.params:
         headers["retry-after"] = f"{fault.number('retry_after', 1.0):g}"
     return ApiError(status, message, headers=headers)
-
-
-async def wait_unless_gone(request: Request, seconds: float) -> bool:
-    """Sleep ``seconds``, ending early (False) if the client disconnects meanwhile."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while (left := end - loop.time()) > 0:
-        await asyncio.sleep(min(left, 0.25))
-        if await request.is_disconnected():
-            return False
-    return True
 
 
 def admit(request: Request, state: ServerState, body: dict[str, Any]) -> Admission | None:

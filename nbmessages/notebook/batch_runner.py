@@ -1,8 +1,13 @@
-"""Batch mode: many requests as Message Batches, recorded in the ledger database as soon as each is created.
+"""Batch mode: many requests as Message Batches, each recorded in the ledger database before its create is sent.
 
 A run's key is its name, or a hash of its requests, so the same call after a kernel restart finds the batches it
 already submitted instead of paying for them twice. Each row's ``custom_id`` is derived from its request's hash
 (identical requests are sent once); results are matched back by it, whatever order they come in.
+
+A batch is recorded (``submitting``) before create is sent and given its id when create answers. A record left
+``submitting`` (the kernel died, or the connection dropped, while create was under way) is reconciled with the
+provider's list of batches: the one batch created since the record with as many requests is adopted; if there
+is none the rows are submitted again, from the request bodies the ledger keeps.
 """
 
 from __future__ import annotations
@@ -17,20 +22,25 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..client.errors import APIConnectionError, APIError
 from ..client.observers import CallRecord
+from ..client.retries import retry_delay, should_retry
 from ..client.sync import Client
 from ..ledger import prices
-from ..ledger.batch_jobs import COLLECTED, BatchJobs
-from ..ledger.store import Ledger, LedgerObserver, get_ledger, row_of
+from ..ledger.batch_jobs import COLLECTED, SUBMITTING, BatchJobs, Job
+from ..ledger.store import Ledger, LedgerObserver, get_ledger, row_of, to_micros
 from ..request.batches import prepare_batch
 from ..request.builder import Request
-from ..types import Message
+from ..types import Message, RequestValidationError
 from ..types.batches import MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, MessageBatch
 
+_COUNTED = ("processing", "succeeded", "errored", "canceled", "expired")
 RETRYABLE = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
 """Errored results worth resubmitting; an invalid_request_error would fail again."""
 BYTES_MARGIN = 1024 * 1024  # room for the envelope around the requests
 ROWS_PER_WRITE = 1000
+CLOCK_SKEW = 120 * 1_000_000  # µs: the provider's clock may run this far behind ours
+CREATE_WINDOW = 15 * 60 * 1_000_000  # µs: a create sent this long after its record is not waited for
 
 
 @dataclass
@@ -52,6 +62,24 @@ def custom_id_for(profile: str, host: str, body: Mapping[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(f"{profile}\n{host}\n{canonical}".encode()).digest()
     return "r" + base64.b32encode(digest).decode()[:40]
+
+
+def body_text(body: Mapping[str, Any]) -> str:
+    """A request body as the ledger keeps it: compact JSON."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def request_of_body(body: Mapping[str, Any]) -> Request:
+    """The Request whose body for its backend is ``body`` (fields Request does not know go in ``extra_body``)."""
+    fields = Request.model_fields
+    known = {k: v for k, v in body.items() if k in fields and k != "extra_body"}
+    extra = {k: v for k, v in body.items() if k not in known}
+    return Request(**known, extra_body=extra or None)
+
+
+def _ambiguous(error: APIError) -> bool:
+    """Whether a failed create may still have made the batch (the request may have reached the provider)."""
+    return isinstance(error, APIConnectionError) or (error.status_code or 0) >= 500 or error.status_code == 408
 
 
 def chunked(custom_ids: Sequence[str], sizes: Sequence[int], max_requests: int = MAX_BATCH_REQUESTS,
@@ -91,7 +119,7 @@ class BatchRun:
                  requests: dict[str, Request] | None = None, max_requests: int = MAX_BATCH_REQUESTS,
                  max_bytes: int = MAX_BATCH_BYTES - BYTES_MARGIN) -> None:
         self.client, self.jobs, self.run, self.row_ids = client, jobs, run, row_ids
-        self.requests = requests
+        self.requests: dict[str, Request] = dict(requests or {})  # the rest are read from the ledger when needed
         self.max_requests, self.max_bytes = max_requests, max_bytes
         self.batches: dict[str, MessageBatch] = {}
         self._messages: dict[str, Message] = {}
@@ -108,28 +136,95 @@ class BatchRun:
 
     def submit(self, custom_ids: Iterable[str] | None = None, round_: int = 0) -> list[str]:
         """Create batches for the rows not yet submitted (or the ``custom_ids`` given); returns the batch ids."""
-        if self.requests is None:
-            raise ValueError("this run was resumed without its requests; pass them again (the same call) to "
-                             "submit or resubmit rows: the ledger keeps no request content")
         known = self.jobs.rows(self.run)  # a first round never sends a row twice; a resubmission does on purpose
         wanted = [c for c in dict.fromkeys(custom_ids if custom_ids is not None else self.row_ids)
                   if round_ > 0 or c not in known]
-        profile = self.client.profile
+        self._load(wanted)
         sizes = [self._size(c) for c in wanted]
+        profile = self.client.profile
         made = []
         for chunk in chunked(wanted, sizes, self.max_requests, self.max_bytes):
-            batch = self.client.messages.batches.create(
-                [{"custom_id": c, "params": self.requests[c]} for c in chunk])
-            # written before anything else happens: a crash from here on never costs a second batch
-            self.jobs.add_job(self.run, batch.id, round_, profile.name, _host(self.client), chunk)
-            self.batches[batch.id] = batch
-            made.append(batch.id)
+            # recorded before create is sent: a crash from here on is reconciled by the next poll, never lost
+            placeholder = self.jobs.add_pending(self.run, round_, profile.name, self._host, chunk)
+            batch = self._create(placeholder, chunk)
+            if batch is not None:
+                made.append(batch.id)
         return made
+
+    def _load(self, custom_ids: Sequence[str]) -> None:
+        """The requests of these rows, from the request bodies the ledger keeps when this run was resumed."""
+        missing = [c for c in custom_ids if c not in self.requests]
+        for cid, text in self.jobs.bodies(self.run, missing).items():
+            self.requests[cid] = request_of_body(json.loads(text))
+            self.sizes[cid] = len(text.encode())
+        lost = [c for c in missing if c not in self.requests]
+        if lost:
+            raise ValueError(f"{len(lost)} rows of run {self.run!r} have no request body in the ledger (the run "
+                             "was started before nbmessages kept them); pass the requests again (the same call) "
+                             "to submit or resubmit them")
+
+    def _create(self, placeholder: str, chunk: list[str]) -> MessageBatch | None:
+        """Send one create, without the client's own retries (a retry after a dropped connection could make a
+        second batch): a refusal forgets the record; an answer that may hide a batch looks for it first."""
+        items = [{"custom_id": c, "params": self.requests[c]} for c in chunk]
+        once = self.client.copy(max_retries=0)
+        try:
+            for attempt in range(self.client.max_retries + 1):
+                try:
+                    batch = once.messages.batches.create(items)
+                except RequestValidationError:
+                    self.jobs.drop_pending(placeholder)
+                    raise
+                except APIError as error:
+                    if _ambiguous(error) and (found := self._landed(placeholder, len(chunk))) is not None:
+                        batch = found
+                    elif attempt < self.client.max_retries and should_retry(error):
+                        time.sleep(retry_delay(attempt, error.headers))
+                        continue
+                    elif _ambiguous(error):
+                        raise  # the record stays: the next poll looks for the batch again, or resubmits
+                    else:
+                        self.jobs.drop_pending(placeholder)
+                        raise
+                self.jobs.created(placeholder, batch.id, batch.processing_status, batch.request_counts.to_dict())
+                self.batches[batch.id] = batch
+                return batch
+        finally:
+            once.close()
+        return None
+
+    def _landed(self, placeholder: str, size: int, since: int | None = None) -> MessageBatch | None:
+        """The batch a create recorded as ``placeholder`` made, if the provider lists exactly one that fits:
+        created from the record's time on, holding ``size`` requests, and known to no run of this ledger."""
+        if since is None:
+            since = next((j.created for j in self.jobs.jobs(self.run) if j.batch_id == placeholder), 0)
+        taken = self.jobs.batch_ids()
+        fits = []
+        for batch in self.client.messages.batches.list(limit=100):  # newest first
+            created = to_micros(batch.created_at)
+            if created < since - CLOCK_SKEW:
+                break
+            counts = batch.request_counts.to_dict()
+            if (batch.id not in taken and created <= since + CREATE_WINDOW
+                    and sum(int(counts.get(k, 0)) for k in _COUNTED) == size):
+                fits.append(batch)
+        return fits[0] if len(fits) == 1 else None
+
+    def _reconcile(self, job: Job) -> None:
+        """A batch left ``submitting``: adopt the batch its create made, or submit its rows again."""
+        chunk = self.jobs.job_rows(job.batch_id)
+        found = self._landed(job.batch_id, len(chunk), job.created)
+        if found is not None:
+            self.jobs.created(job.batch_id, found.id, found.processing_status, found.request_counts.to_dict())
+            self.batches[found.id] = found
+            return
+        self._load(chunk)
+        self._create(job.batch_id, chunk)
 
     def _size(self, cid: str) -> int:
         """About how many bytes a request takes in a create body."""
         if cid not in self.sizes:
-            request = self.requests[cid]  # type: ignore[index]
+            request = self.requests[cid]
             self.sizes[cid] = len(json.dumps(self.client.profile.body(request, request.extra_body)))
         return self.sizes[cid] + 64
 
@@ -160,6 +255,10 @@ class BatchRun:
         done = True
         for job in self.jobs.jobs(self.run):
             if job.status == COLLECTED:
+                continue
+            if job.status == SUBMITTING:  # its create never answered: adopt what it made, or submit again
+                self._reconcile(job)
+                done = False
                 continue
             batch = self.client.messages.batches.retrieve(job.batch_id)
             self.batches[batch.id] = batch
@@ -213,7 +312,7 @@ class BatchRun:
         return cid, kind, None, None
 
     def _record(self, batch_id: str, cid: str, outcome: str, message: Message | None, error: str | None) -> None:
-        request = self.requests.get(cid) if self.requests else None
+        request = self.requests.get(cid)
         record = CallRecord(
             started_at=datetime.now(timezone.utc), profile=self.client.profile.name, base_host=self._host,
             model_requested=(request.model if request else None) or (message.model if message else ""),
@@ -238,7 +337,7 @@ class BatchRun:
                 done = self.poll()
                 if progress is not None:
                     progress(self)
-                if done and retry_failed and rounds < max_rounds and self.requests is not None and self.failed():
+                if done and retry_failed and rounds < max_rounds and self.failed():
                     self.retry_failed()
                     rounds, interval, done = rounds + 1, poll_interval, False
                 if done:
@@ -314,23 +413,31 @@ def start(requests: Sequence[Request | Mapping[str, Any]], *, client: Client | N
     if len(row_ids) != len(prepared.bodies):
         raise ValueError(f"custom_ids: {len(row_ids)} ids for {len(prepared.bodies)} requests")
     by_id = dict(zip(row_ids, prepared.requests, strict=True))
+    texts = {cid: body_text(body) for cid, body in zip(row_ids, prepared.bodies, strict=True)}
     jobs = BatchJobs(_ledger_of(client, ledger))
     key = run or "run-" + hashlib.sha256("\n".join(row_ids).encode()).hexdigest()[:24]
     stored = jobs.run_ids(key)
     if stored is None:
-        jobs.add_run(key, row_ids)
+        jobs.add_run(key, row_ids, texts)
     elif stored != row_ids:
         raise ValueError(f"run {key!r} was started with other requests; give this one another run name")
+    else:
+        jobs.add_bodies(key, texts)
     batch_run = BatchRun(client, jobs, key, row_ids, by_id, max_requests, max_bytes)
-    batch_run.sizes = {cid: len(json.dumps(body, ensure_ascii=False))
-                       for cid, body in zip(row_ids, prepared.bodies, strict=True)}
+    batch_run.sizes = {cid: len(text.encode()) for cid, text in texts.items()}
     if submit:
         batch_run.submit()
     return batch_run
 
 
-def resume(run: str | None = None, *, client: Client | None = None, ledger: Ledger | str | None = None) -> BatchRun:
-    """The batch run ``run`` (default: the latest one not yet collected) as it stands in the ledger database."""
+def resume(run: str | None = None, *, client: Client | None = None, ledger: Ledger | str | None = None,
+           retry_failed: bool = False) -> BatchRun:
+    """The batch run ``run`` (default: the latest one not yet collected) as it stands in the ledger database.
+
+    Rows never submitted (the kernel died between batches) are submitted now, from the request bodies the ledger
+    keeps; ``retry_failed=True`` also resubmits the rows already known to have failed (``wait(retry_failed=True)``
+    does so for the rest as they end).
+    """
     client = client or Client()
     jobs = BatchJobs(_ledger_of(client, ledger))
     key = run or jobs.latest_run()
@@ -338,4 +445,11 @@ def resume(run: str | None = None, *, client: Client | None = None, ledger: Ledg
     if key is None or row_ids is None:
         raise LookupError(f"no batch run {run!r} in the ledger {jobs.ledger.path!r}" if run else
                           f"no batch run in the ledger {jobs.ledger.path!r}")
-    return BatchRun(client, jobs, key, row_ids)
+    batch_run = BatchRun(client, jobs, key, row_ids)
+    known = jobs.rows(key)
+    unsent = list(dict.fromkeys(c for c in row_ids if c not in known))
+    if unsent and len(jobs.bodies(key, unsent)) == len(unsent):  # a run from before bodies were kept: as it is
+        batch_run.submit(unsent)
+    if retry_failed:
+        batch_run.retry_failed()
+    return batch_run

@@ -90,8 +90,9 @@ def test_migrates_an_older_schema(tmp_path, monkeypatch) -> None:
     cols = {r[1] for r in led.connection.execute("PRAGMA table_info(calls)")}
     assert "extra" in cols
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"}  # V3 dropped the frame
-    # cache; V6 added nbmessages.map's answers, V7 the batch runs
+    assert tables == {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows", "batch_bodies",
+                      "map_claims"}  # V3 dropped the frame cache; V6 added nbmessages.map's answers, V7 the
+    # batch runs, V8 their request bodies and the Dask map's claims
     assert [r["id"] for r in led.rows()] == ["a"]
     led.record(record())
     led.close()
@@ -255,10 +256,23 @@ def test_versions_6_and_7_add_the_map_and_batch_tables_after_main_s_five(tmp_pat
     conn.execute("INSERT INTO calls (id, ts, outcome, routing) VALUES ('old', 1, 'ok', 'r')")
     conn.close()
     led = Ledger(path)
-    assert led.schema_version == 7 == len(MIGRATIONS)
+    assert led.schema_version == len(MIGRATIONS)
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"} <= tables
     assert led.rows()[0]["routing"] == "r"
+
+
+def test_version_8_adds_batch_bodies_and_map_claims_after_version_7(tmp_path) -> None:
+    path = tmp_path / "v7.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:7])
+    conn.execute("INSERT INTO batch_runs (run, created, custom_ids) VALUES ('old', 1, '[\"a\"]')")
+    conn.close()
+    led = Ledger(path)
+    assert led.schema_version == 8 == len(MIGRATIONS)
+    tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"batch_bodies", "map_claims"} <= tables
+    assert led.connection.execute("SELECT run FROM batch_runs").fetchall() == [("old",)]
 
 
 # -- every request gets a row; damaged and read-only ledger files (issue 10 §7)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 import nbmessages
 from nbmessages import Client, Request
+from nbmessages.client.errors import APIConnectionError
 from nbmessages.ledger.batch_jobs import BatchJobs
 from nbmessages.ledger.store import Ledger
 from nbmessages.local import start
@@ -103,6 +106,7 @@ SUBMIT_AND_DIE = """
 import os, signal, sys
 import nbmessages
 from nbmessages import Client, Request
+from nbmessages.client.errors import APIConnectionError
 client = Client(base_url=sys.argv[1], api_key="t", ledger=sys.argv[2],
                 default_headers={"x-nbmessages-batch-delay": "1"})
 requests = [Request(model="claude-haiku-4-5", max_tokens=300, messages=f"Row {i}") for i in range(12)]
@@ -135,14 +139,107 @@ def test_resume_in_a_new_process_after_a_kill(batch_server, ledger_path):
     assert len(nbmessages.usage(ledger=ledger_path)) == 12  # each answer recorded once
 
 
-def test_a_resumed_run_needs_its_requests_to_resubmit(batch_server, ledger_path):
-    nbmessages.batches.submit(make_requests(2), client=client_for(batch_server, ledger_path), run="named-run")
-    run = nbmessages.batches.resume("named-run", client=client_for(batch_server, ledger_path))
-    assert run.run == "named-run" and len(run.row_ids) == 2
-    with pytest.raises(ValueError, match="pass them again"):
-        run.submit()
+SUBMIT_AND_FAIL = """
+import sys
+import nbmessages
+from nbmessages import Client, Request
+from nbmessages.client.errors import APIConnectionError
+client = Client(base_url=sys.argv[1], api_key="t", ledger=sys.argv[2],
+                default_headers={"x-nbmessages-fault": "overloaded;times=1"})
+requests = [Request(model="claude-haiku-4-5", max_tokens=50, messages=f"Row {i}") for i in range(5)]
+run = nbmessages.batches.submit(requests, client=client, run="flaky")
+print(sorted({r.status for r in run.wait(poll_interval=0.05)}))
+"""
+
+
+def test_resume_in_a_new_process_resubmits_failed_rows_from_the_ledger(batch_server, ledger_path):
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    first = subprocess.run([sys.executable, "-c", textwrap.dedent(SUBMIT_AND_FAIL), batch_server.base_url,
+                            ledger_path], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert first.stdout.strip() == "['errored']"  # that process is gone; only the ledger knows the requests
+    run = nbmessages.batches.resume("flaky", client=client_for(batch_server, ledger_path), retry_failed=True)
+    assert len(run.jobs.jobs(run.run)) == 2  # resubmitted at once, from the bodies the ledger keeps
+    results = run.wait(retry_failed=True, poll_interval=0.05)
+    assert [r.status for r in results] == ["succeeded"] * 5 and "Row 3" in results[3].message.text
+    assert sorted(j.round for j in run.jobs.jobs(run.run)) == [0, 1]
+
+
+def test_a_run_without_kept_bodies_asks_for_its_requests(batch_server, ledger_path):
+    with start(pace=0, ttft=0, batch_delay=0.1, fault="overloaded;times=1") as server:
+        nbmessages.batches.submit(make_requests(2), client=client_for(server, ledger_path), run="old").wait(
+            poll_interval=0.05)
+        kept = Ledger(ledger_path)
+        kept.connection.execute("DELETE FROM batch_bodies")  # as a run from before V8 has none
+        run = nbmessages.batches.resume("old", client=client_for(server, ledger_path))
+        with pytest.raises(ValueError, match="no request body in the ledger.*pass the requests again"):
+            run.retry_failed()
     with pytest.raises(LookupError, match="no batch run 'nope'"):
         nbmessages.batches.resume("nope", client=client_for(batch_server, ledger_path))
+
+
+def server_batches(server) -> list:
+    return Client(base_url=server.base_url, api_key="t", ledger=False).messages.batches.list(limit=100).data
+
+
+SUBMIT_STALLED = """
+import sys
+import nbmessages
+from nbmessages import Client, Request
+from nbmessages.client.errors import APIConnectionError
+client = Client(base_url=sys.argv[1], api_key="t", ledger=sys.argv[2],
+                default_headers={"x-nbmessages-fault": "stall;seconds=60"})  # the batch is made, the answer held
+requests = [Request(model="claude-haiku-4-5", max_tokens=50, messages=f"Row {i}") for i in range(12)]
+nbmessages.batches.submit(requests, client=client, max_requests=5, run="in-flight")
+"""
+
+
+def test_a_kill_while_create_is_in_flight_loses_no_batch_and_sends_none_twice(ledger_path):
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    with start(pace=0, ttft=0, batch_delay=0.2) as server:
+        doomed = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SUBMIT_STALLED), server.base_url,
+                                   ledger_path], env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while not server_batches(server) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (made,) = server_batches(server)  # the server has the first batch; its create has not answered
+        finally:
+            doomed.kill()  # the kernel dies in the window between create and the ledger's batch id
+            doomed.wait(10)
+        (job,) = BatchJobs(Ledger(ledger_path)).jobs("in-flight")
+        assert job.status == "submitting"  # recorded before create was sent: nothing is unknown to the ledger
+        run = nbmessages.batches.resume(client=client_for(server, ledger_path))
+        results = run.wait(poll_interval=0.05)
+        batches = server_batches(server)
+    assert run.run == "in-flight" and [r.status for r in results] == ["succeeded"] * 12
+    assert made.id in {j.batch_id for j in run.jobs.jobs(run.run)}  # adopted, not sent again
+    assert len(batches) == 2 and sum(b.request_counts.succeeded for b in batches) == 12  # 5 adopted + 7 unsent
+    assert len(nbmessages.usage(ledger=ledger_path)) == 12
+
+
+def test_a_dropped_create_is_adopted_not_sent_twice(ledger_path):
+    with start(pace=0, ttft=0, batch_delay=0.1) as server:
+        client = client_for(server, ledger_path, **{"x-nbmessages-fault": "disconnect"})  # made, answer lost
+        run = nbmessages.batches.submit(make_requests(4), client=client)  # the client alone would send it again
+        (batch,) = server_batches(server)
+        assert [j.batch_id for j in run.jobs.jobs(run.run)] == [batch.id]
+        assert [r.status for r in run.wait(poll_interval=0.05)] == ["succeeded"] * 4
+
+
+def test_a_create_that_never_arrived_is_submitted_again(ledger_path):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    unreachable = Client(base_url=nowhere, api_key="t", ledger=ledger_path, max_retries=0)
+    with pytest.raises(APIConnectionError):
+        nbmessages.batches.submit(make_requests(3), client=unreachable, run="never-sent")
+    (job,) = BatchJobs(Ledger(ledger_path)).jobs("never-sent")
+    assert job.status == "submitting"
+    with start(pace=0, ttft=0, batch_delay=0.1) as server:
+        run = nbmessages.batches.resume("never-sent", client=client_for(server, ledger_path))
+        results = run.wait(poll_interval=0.05)
+        assert len(server_batches(server)) == 1
+    assert [r.status for r in results] == ["succeeded"] * 3
 
 
 def test_openrouter_expired_batch_rows_are_marked_expired(batch_server, ledger_path):

@@ -57,6 +57,63 @@ def test_dask_map_shares_one_rate_limit_across_workers(cluster, tmp_path):
     assert len(calls) == 30 and calls["outcome"].eq("ok").all()  # every worker's calls reached the ledger
 
 
+def test_identical_rows_in_different_partitions_are_sent_once(cluster, tmp_path):
+    ledger = str(tmp_path / "usage.sqlite")
+    frame = pd.DataFrame({"q": [f"question {i % 6}" for i in range(24)]}, index=[f"k{i}" for i in range(24)])
+    with start(pace=0, ttft=0) as server:
+        client = Client(base_url=server.base_url, api_key="t", ledger=ledger)
+        ddf = dd.from_pandas(frame, npartitions=4, sort=False)  # each partition holds all six questions
+        assert [p.compute()["q"].nunique() for p in ddf.to_delayed()] == [6, 6, 6, 6]
+        result = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=300, concurrency=4).compute()
+        served = server.requests_served
+    assert served == 6  # six distinct requests, sent once each across two worker processes
+    assert result["status"].value_counts().to_dict() == {"ok": 6, "cached": 18, "error": 0, "skipped": 0}
+    assert all(f"question {i % 6}" in result.loc[f"k{i}", "text"] for i in range(24))
+    assert result["cost_usd"].sum() == pytest.approx(result.loc[result["status"] == "ok", "cost_usd"].sum())
+    assert len(nbmessages.usage(ledger=ledger)) == 6
+
+
+class CountingSlots:
+    """A stand-in for the semaphore that counts what is taken and given back."""
+
+    def __init__(self) -> None:
+        self.acquired = self.released = 0
+
+    def acquire(self) -> None:
+        self.acquired += 1
+
+    def release(self) -> None:
+        self.released += 1
+
+
+def test_a_sender_goes_on_while_its_lease_is_held_for_the_limit(server):
+    fn = partition_function("Answer: {q}", client=Client(base_url=server.base_url, api_key="t", ledger=False),
+                            rpm=120, leases=2, max_tokens=20)  # each lease stands for 2 * 60 / 120 = 1 s
+    slots = CountingSlots()
+    request = nbmessages.Request(model="claude-haiku-4-5", max_tokens=20, messages="hi")
+    outcome = fn.one(fn.client(), slots, request, None)
+    assert outcome.status == "ok" and (slots.acquired, slots.released) == (1, 0)  # answered; lease still held
+    deadline = time.monotonic() + 30
+    while slots.released == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slots.released == 1  # given back by the releaser once its second is over
+
+
+def test_the_workers_warm_up_when_map_is_called(cluster, server, tmp_path):
+    client = Client(base_url=server.base_url, api_key="t", ledger=str(tmp_path / "u.sqlite"))
+    nbmessages.map(dd.from_pandas(questions(4), npartitions=2), "Answer: {q}", client=client, max_tokens=20)
+
+    def imported() -> bool:  # a task's partition function would import it: none has run
+        import sys
+
+        return "nbmessages.notebook.map.partitions" in sys.modules
+
+    deadline = time.monotonic() + 60
+    while not all(cluster.run(imported).values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(cluster.run(imported).values())  # before any compute: each worker imported nbmessages
+
+
 def test_without_the_shared_limit_the_workers_overrun_it(cluster, tmp_path):
     with start(pace=0, ttft=0, rpm=120, burst=1) as server:
         client = Client(base_url=server.base_url, api_key="t", ledger=str(tmp_path / "u.sqlite"))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pandas as pd
 import pytest
@@ -84,6 +85,31 @@ def test_the_same_map_call_resumes_after_a_kill(batch_server, ledger_path):
     assert out.attrs["batch_run"] == killed.stdout.strip() and set(out["status"]) == {"ok"}
     assert len(BatchJobs(Ledger(ledger_path)).jobs(out.attrs["batch_run"])) == 1  # picked up, not resubmitted
     assert len(nbmessages.usage(ledger=ledger_path)) == 30
+
+
+MAP_STALLED = SUBMIT_AND_DIE.replace('"x-nbmessages-batch-delay": "1"', '"x-nbmessages-fault": "stall;seconds=60"')
+
+
+def test_the_same_map_call_adopts_a_batch_whose_create_was_cut_off(ledger_path):
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    with start(pace=0, ttft=0, batch_delay=0.2) as server:
+        lister = Client(base_url=server.base_url, api_key="t", ledger=False)
+        doomed = subprocess.Popen([sys.executable, "-c", textwrap.dedent(MAP_STALLED), server.base_url,
+                                   ledger_path], env=env, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not lister.messages.batches.list().data and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            doomed.kill()  # killed while create is in flight: the server made the batch, the kernel never heard
+            doomed.wait(10)
+        client = Client(base_url=server.base_url, api_key="t", ledger=ledger_path)
+        df = pd.DataFrame({"q": [f"question {i}" for i in range(30)]})
+        out = nbmessages.map(df, "Answer: {q}", client=client, mode="batch", max_tokens=20, batch=FAST,
+                             progress=False)
+        made = lister.messages.batches.list().data
+    assert set(out["status"]) == {"ok"} and len(made) == 1  # the one batch adopted, none sent twice
+    assert [j.batch_id for j in BatchJobs(Ledger(ledger_path)).jobs(out.attrs["batch_run"])] == [made[0].id]
 
 
 def test_unknown_mode_is_refused(batch_server, ledger_path):

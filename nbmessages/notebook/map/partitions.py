@@ -2,9 +2,13 @@
 
 ``PartitionMap`` is picklable and builds its own client in each worker process. Its rate limit is global
 when a Dask cluster runs it: a ``distributed.Semaphore`` of ``leases`` leases (a second's worth by default),
-each held at least ``leases * 60 / rpm`` seconds, lets no more than ``rpm`` requests a minute start across
-all workers. Every
-worker records into the user's ledger file (SQLite in WAL mode takes several processes at once).
+each given back ``leases * 60 / rpm`` seconds after it was taken (by a releaser thread: the sending thread goes
+on at once), lets no more than ``rpm`` requests a minute start across all workers. Every worker records into
+the user's ledger file (SQLite in WAL mode takes several processes at once).
+
+Identical requests are sent once per map call, across partitions too: each partition claims its requests'
+hashes in the ledger (``claims.py``) and takes the answers of the others from ``map_results``. Without a
+ledger file each partition dedupes only its own rows.
 
 Ray: ``ds.map_batches(fn, batch_format="pandas")``; Spark: ``sdf.mapInPandas(lambda it: map(fn, it), schema)``.
 Outside Dask (no semaphore) the limit is per process: give each process its share (``rpm / processes``).
@@ -12,10 +16,13 @@ Outside Dask (no semaphore) the limit is per process: give each process its shar
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,14 +33,18 @@ from ...client.sync import Client
 from ...ledger import prices
 from ...request.builder import Request
 from ...types import RequestValidationError
+from .claims import Claims, Settled
 from .engine import parse_answer
 from .frame import Outcome, Rows, build, request_options, to_frame
+from .plan import sent_body
+from .store import ResultStore, ledger_of, request_hash
 
 if TYPE_CHECKING:
     import pandas as pd
 
 _clients: dict[tuple[Any, ...], Client] = {}
-_clients_lock = threading.Lock()
+_semaphores: dict[str, Any] = {}  # one distributed.Semaphore per name per process: registered once
+_shared_lock = threading.Lock()
 
 
 class _Pacer:
@@ -52,6 +63,37 @@ class _Pacer:
 _pacers: dict[str, _Pacer] = {}
 
 
+class _Releaser:
+    """Gives leases back when they are due, on one thread per process, so no sender sleeps holding one."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Any]] = []
+        self._wake = threading.Condition()
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def later(self, slots: Any, due: float) -> None:
+        """Release one lease of ``slots`` at ``due`` (time.monotonic)."""
+        with self._wake:
+            self._count += 1
+            heapq.heappush(self._due, (due, self._count, slots))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="nbmessages-leases", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, slots = heapq.heappop(self._due)
+            slots.release()
+
+
+_releaser = _Releaser()
+
+
 @dataclass
 class PartitionMap:
     """One prompt over a pandas partition's rows, returning the map's result columns (picklable)."""
@@ -67,30 +109,69 @@ class PartitionMap:
     semaphore: str | None = None  # the name of a distributed.Semaphore shared by the cluster's workers
     concurrency: int = 4
     max_retries: int = 4
+    run: str = field(default_factory=lambda: f"dask-{uuid.uuid4().hex[:12]}")  # partitions share its claims
 
     def meta(self, like: pd.DataFrame) -> pd.DataFrame:
         """The empty result frame Dask is given as ``meta`` (so it never calls the model to guess it)."""
         _, schema = request_options(dict(self.options))
         return to_frame(Rows(like.index[:0], []), [], schema)
 
-    def __call__(self, partition: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, partition: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
         params, schema = request_options(dict(self.options))
         rows = build(partition, self.prompt, params)
-        client = self._client()
-        slots = self._slots()
-        answers: dict[str, Outcome] = {}
-        unique = {r.to_json(None): r for r in rows.requests if isinstance(r, Request)}
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(unique) or 1))) as pool:
-            for key, outcome in zip(unique, pool.map(lambda r: self._one(client, slots, r, schema),
-                                                     unique.values()), strict=True):
-                answers[key] = outcome
-        outcomes = [answers[r.to_json(None)] if isinstance(r, Request) else
-                    Outcome("error", error_type="invalid_request", error_message=str(r)) for r in rows.requests]
-        return to_frame(rows, outcomes, schema)
+        client = self.client()
+        keys = [request_hash(self.profile, client.base_url, sent_body(client, r)) if isinstance(r, Request)
+                else None for r in rows.requests]
+        unique = {k: r for k, r in zip(keys, rows.requests, strict=True) if k is not None}
+        # a partition Dask runs again (its worker died) has the same number: it owns its claims again
+        owner = f"p{partition_info['number']}" if partition_info else uuid.uuid4().hex
+        answers = self._answers(client, unique, owner, schema)
+        return to_frame(rows, _per_row(rows, keys, answers), schema)
 
-    def _client(self) -> Client:
+    def _answers(self, client: Client, unique: dict[str, Any], owner: str, schema: Any) -> dict[str, Outcome]:
+        """Each distinct request's outcome: sent here if this partition won its claim, else another's answer."""
+        ledger = ledger_of(client)
+        store = ResultStore(ledger)
+        claims = Claims(ledger, self.run) if ledger is not None and ledger.path != ":memory:" else None
+        send = claims.claim(owner, list(unique)) if claims is not None else list(unique)
+        won = set(send)
+        waiting = [k for k in unique if k not in won]
+        answers: dict[str, Outcome] = {}
+        while send or waiting:
+            answers.update(self._send(client, {k: unique[k] for k in send}, schema, store, claims, owner))
+            send = []
+            if waiting and claims is not None:
+                settled, send = claims.wait(owner, waiting)
+                answers.update(_from_others(settled, store, schema))
+                waiting = [k for k in waiting if k not in settled and k not in send]
+        return answers
+
+    def _send(self, client: Client, requests: dict[str, Request], schema: Any, store: ResultStore,
+              claims: Claims | None, owner: str) -> dict[str, Outcome]:
+        """Send these requests; each answer is stored and its claim settled as it comes (in this thread)."""
+        if not requests:
+            return {}
+        slots = self._slots()
+        out: dict[str, Outcome] = {}
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(requests)))) as pool, \
+                (claims.beating(owner) if claims is not None else nullcontext()):
+            futures = {pool.submit(self.one, client, slots, r, schema): k for k, r in requests.items()}
+            for future in as_completed(futures):
+                key = futures[future]
+                outcome = out[key] = future.result()
+                if outcome.message is not None and outcome.status == "ok":
+                    store.put(key, self.run, outcome.message, outcome.cost_usd, outcome.duration or 0.0)
+                    store.flush()  # before the claim is settled: whoever waits for it finds the answer
+                if claims is not None:
+                    failed = outcome.status != "ok"
+                    claims.settle(key, (outcome.error_type or "error") if failed else None,
+                                  outcome.error_message if failed else None)
+        return out
+
+    def client(self) -> Client:
+        """This process's client for the map (built once per process and shared by its partitions)."""
         key = (self.base_url, self.profile, self.ledger, self.max_retries)
-        with _clients_lock:
+        with _shared_lock:
             if key not in _clients:
                 key_text = self.api_key.get_secret_value() if self.api_key is not None else None
                 _clients[key] = Client(key_text, self.base_url, profile=self.profile,
@@ -102,12 +183,21 @@ class PartitionMap:
         if self.rpm is None:
             return None
         if self.semaphore is not None:
-            from distributed import Semaphore
+            with _shared_lock:
+                if self.semaphore not in _semaphores:
+                    from distributed import Semaphore
 
-            return Semaphore(max_leases=self.leases, name=self.semaphore)
+                    _semaphores[self.semaphore] = Semaphore(max_leases=self.leases, name=self.semaphore)
+                return _semaphores[self.semaphore]
         return _pacers.setdefault(f"{self.leases}", _Pacer(self.leases))
 
-    def _one(self, client: Client, slots: Any, request: Request, schema: Any) -> Outcome:
+    def warm(self) -> None:
+        """Import, build the client and join the semaphore now (a worker does this before its first partition)."""
+        self.client()
+        self._slots()
+
+    def one(self, client: Client, slots: Any, request: Request, schema: Any) -> Outcome:
+        """Send one request under the rate limit's ``slots``; the lease is given back later, by the releaser."""
         hold = self.leases * 60.0 / self.rpm if self.rpm else 0.0
         if slots is not None:
             slots.acquire()
@@ -119,13 +209,43 @@ class PartitionMap:
                            error_message=str(exc), duration=time.monotonic() - started)
         finally:
             if slots is not None:
-                time.sleep(max(0.0, hold - (time.monotonic() - started)))  # a lease stands for 60 / rpm s
-                slots.release()
+                _releaser.later(slots, started + hold)  # a lease stands for 60 / rpm s of the limit
         parsed, problem = parse_answer(message, schema)
         provider = prices.provider_id(self.profile, None)
         cost = prices.cost_of(message.usage, message.model, provider).usd
         return Outcome("ok" if problem is None else "error", message, [message], parsed, cost,
                        time.monotonic() - started, "validation_error" if problem else None, problem)
+
+
+def _from_others(settled: dict[str, Settled], store: ResultStore, schema: Any) -> dict[str, Outcome]:
+    """Outcomes of requests another partition sent: its answers (paid there: cached here), or its errors."""
+    found = store.find(k for k, s in settled.items() if s.state == "done")
+    out: dict[str, Outcome] = {}
+    for key, got in settled.items():
+        stored = found.get(key)
+        if stored is not None:
+            out[key] = Outcome("cached", stored.message, [stored.message], parse_answer(stored.message, schema)[0],
+                               0.0, stored.duration)
+        else:
+            out[key] = Outcome("error", error_type=got.error_type or "api_error",
+                               error_message=got.error or "the partition that sent this request stored no answer")
+    return out
+
+
+def _per_row(rows: Rows, keys: Iterable[str | None], answers: dict[str, Outcome]) -> list[Outcome]:
+    """Each row's outcome; a request repeated within the partition is answered (and paid) once."""
+    out: list[Outcome] = []
+    seen: set[str] = set()
+    for request, key in zip(rows.requests, keys, strict=True):
+        if key is None:
+            out.append(Outcome("error", error_type="invalid_request", error_message=str(request)))
+            continue
+        outcome = answers[key]
+        if key in seen and outcome.status == "ok":
+            outcome = Outcome("cached", outcome.message, outcome.messages, outcome.parsed, 0.0, 0.0)
+        out.append(outcome)
+        seen.add(key)
+    return out
 
 
 def one_second(rpm: float | None) -> int:
@@ -147,19 +267,42 @@ def partition_function(prompt: str | None, *, client: Any = None, rpm: float | N
                         leases or one_second(rpm), None, concurrency)
 
 
+def _dask_client() -> Any:
+    """The distributed client of this process, or None (Dask's local schedulers run here)."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
 def map_dask(ddf: Any, prompt: str | None, *, client: Any = None, limits: dict[str, float] | None = None,
              concurrency: int = 4, leases: int | None = None, **options: Any) -> Any:
     """``nbmessages.map`` over a Dask DataFrame: lazy, through ``map_partitions`` with an explicit meta."""
     rpm = (limits or {}).get("rpm")
     fn = partition_function(prompt, client=client, rpm=rpm, leases=leases, concurrency=concurrency, **options)
-    if rpm is not None:
-        from distributed import Semaphore
+    cluster = _dask_client()
+    if cluster is not None:
+        if rpm is not None:
+            from distributed import Semaphore
 
-        try:  # registered with the scheduler now, so every worker shares its leases
-            name = f"nbmessages-rpm-{uuid.uuid4().hex[:12]}"
-            Semaphore(max_leases=fn.leases, name=name)
-            fn.semaphore = name
-        except ValueError:  # no distributed client: Dask's local schedulers run in this process, paced here
-            fn.semaphore = None
+            fn.semaphore = f"nbmessages-rpm-{uuid.uuid4().hex[:12]}"
+            Semaphore(max_leases=fn.leases, name=fn.semaphore)  # registered now: every worker shares its leases
+        _warm_workers(cluster, fn)
     return ddf.map_partitions(fn, meta=fn.meta(ddf._meta))  # noqa: SLF001 - dask's documented empty frame of a collection
 
+
+def _warm_workers(cluster: Any, fn: PartitionMap) -> None:
+    """Each worker imports nbmessages, builds its client and joins the semaphore now, in a task of its own,
+    not when the first partition (and the rate limit's first second) is already waiting on it."""
+    from distributed import fire_and_forget
+
+    for address in cluster.scheduler_info().get("workers", {}):
+        fire_and_forget(cluster.submit(_warm, fn, workers=[address], pure=False, allow_other_workers=False))
+
+
+def _warm(fn: PartitionMap) -> None:
+    fn.warm()
