@@ -144,8 +144,11 @@ class Limiter:
                 self.in_flight += 1
                 return
             self._changed.clear()
+            if wait < 0:  # only a release can help: no timer (wait_for costs a task and a timer per request)
+                await self._changed.wait()
+                continue
             try:
-                await asyncio.wait_for(self._changed.wait(), None if wait < 0 else max(wait, MIN_INTERVAL))
+                await asyncio.wait_for(self._changed.wait(), max(wait, MIN_INTERVAL))
             except asyncio.TimeoutError:
                 pass
 
