@@ -194,8 +194,10 @@ def _run(rows: Rows, plan: Plan, client: Any, store: ResultStore, schema: Any, c
     line = ProgressLine(tally, f"map {plan.map_id}", enabled=progress)
     box: dict[str, Engine] = {}
 
+    host = urlsplit(client.base_url).netloc
+
     def price_of(message: Any) -> float | None:
-        return price(message.usage, message.model, client.profile.name, urlsplit(client.base_url).netloc)
+        return price(message.usage, message.model, client.profile.name, host)
 
     async def go() -> dict[str, Outcome]:
         limiter = limits_mod.Limiter(concurrency, limits)
