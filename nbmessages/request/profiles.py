@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +192,7 @@ def profile_for_key(key: str) -> Profile:
     return next((p for p in PROFILES.values() if p.key_prefix and key.startswith(p.key_prefix)), ANTHROPIC)
 
 
+@functools.lru_cache(maxsize=256)  # asked for every recorded call; the profiles are fixed at import
 def profile_of(name: str | None, base_host: str | None = None) -> Profile | None:
     """The known profile a recorded call stands for: by its profile name, else by the host it went to."""
     known = PROFILES.get(name or "")

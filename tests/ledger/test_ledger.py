@@ -148,6 +148,56 @@ def test_killed_process_loses_no_completed_record(tmp_path) -> None:
     assert len(Ledger(path)) >= reported
 
 
+def _count(path: Path) -> int:
+    with sqlite3.connect(path) as conn:  # another connection: what other processes see
+        return conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+
+
+def test_batched_calls_are_written_at_once_when_quiet_else_within_a_moment(tmp_path) -> None:
+    path = tmp_path / "batched.sqlite"
+    led = Ledger(path)
+    led.record(record(retries=0), batched=True)
+    assert _count(path) == 1 and led.pending == 0  # the first after a quiet spell: written at once
+    for i in range(1, 20):
+        led.record(record(retries=i), batched=True)
+    assert led.pending == 19 and _count(path) == 1
+    assert len(Ledger(path)) == 20  # a read through any ledger object of the file writes them first
+    led.record(record(retries=20), batched=True)
+    time.sleep(ledger_mod.FLUSH_EVERY * 3)
+    assert led.pending == 0 and _count(path) == 21  # the timer wrote it
+
+
+def test_batched_calls_are_written_at_exit_and_on_close(tmp_path) -> None:
+    path = tmp_path / "exit.sqlite"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
+        from _ledger_records import record
+        from nbmessages.ledger import Ledger
+        led = Ledger({str(path)!r})
+        for i in range(50):
+            led.record(record(retries=i), batched=True)
+        assert led.pending > 0
+        raise SystemExit(3)  # no close: the exit writes them
+    """)
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 3
+    assert _count(path) == 50
+    led = Ledger(path)
+    for i in range(10):
+        led.record(record(retries=i), batched=True)
+    led.close()
+    assert _count(path) == 60
+
+
+def test_a_transaction_writes_the_pending_calls_first(tmp_path) -> None:
+    led = Ledger(tmp_path / "tx.sqlite")
+    for i in range(5):
+        led.record(record(retries=i), batched=True)
+    with led.transaction() as conn:
+        assert conn.execute("SELECT count(*) FROM calls").fetchone()[0] == 5
+    assert led.pending == 0
+
+
 def test_export_import_round_trip_dedupes(tmp_path) -> None:
     pytest.importorskip("pyarrow")
     led = Ledger(tmp_path / "a.sqlite")

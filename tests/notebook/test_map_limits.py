@@ -82,7 +82,18 @@ def test_requests_per_minute_of_the_server_are_respected():
         # process) can delay and bunch requests, so a couple of 429s are tolerated here (bench_map.py (b) counts them)
         assert limited.rate_limited <= 3
         known = limits.recall(f"{c.profile.name} {c.base_url}")
-    assert known is not None and known.limits == {"rpm": 1200}
+    assert known is not None and known.limits == {"rpm": 1200} and not known.silent
+
+
+def test_a_backend_known_to_send_no_limits_is_not_probed_again():
+    assert not limits.Limiter(4).buckets and limits.Limiter(4).probing
+    assert not limits.Limiter(4, probe=False).probing
+    with start(pace=0, ttft=0) as srv, nbmessages.Client(base_url=srv.base_url, ledger=False) as c:
+        backend = f"{c.profile.name} {c.base_url}"
+        nbmessages.map(["a", "b"], client=c, max_tokens=5, progress=False)
+        assert limits.recall(backend).silent  # answers came without rate-limit headers
+        out = nbmessages.map(["c", "d"], client=c, max_tokens=5, progress=False)
+        assert set(out["status"]) == {"ok"}
 
 
 def test_output_tokens_are_reserved_from_max_tokens_under_an_otpm_limit():

@@ -5,7 +5,8 @@ Buckets for requests, input tokens and output tokens are learned from the ``anth
 ``limits=dict(rpm=, itpm=, otpm=)``. Output tokens are reserved from ``max_tokens`` at send and the unused part
 given back when the answer arrives, as the API does. A 429/529 halves the number of requests in flight and
 pauses sending for its ``retry-after``; every success adds back a little (additive increase). Until the first
-answer says what the limits are, one request is sent at a time. Everything is clock-injected for tests.
+answer says what the limits are, one request is sent at a time (not to a backend an earlier map found sends
+no limits at all). Everything is clock-injected for tests.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Limiter:
     """Decides when the next request may go: buckets, a cooldown after 429s, and an AIMD window in flight."""
 
     def __init__(self, concurrency: int, limits: Mapping[str, float] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, probe: bool = True) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency: must be 1 or more (got {concurrency})")
         self.clock = clock
@@ -109,7 +110,9 @@ class Limiter:
         self.window = float(concurrency)
         self.in_flight = 0
         self.cooldown_until = 0.0
-        self.probing = not self.buckets  # nothing known yet: one request until an answer says more
+        # nothing known yet: one request until an answer says more (``probe=False``: answers never say)
+        self.probing = probe and not self.buckets
+        self.answered = 0  # successful answers
         self.throttled = 0  # 429/529 answers seen
         self.waiting_for = ""  # why the last acquire waited: shown by the progress line
         self._changed = asyncio.Event()
@@ -144,8 +147,11 @@ class Limiter:
                 self.in_flight += 1
                 return
             self._changed.clear()
+            if wait < 0:  # only a release can help: no timer (wait_for costs a task and a timer per request)
+                await self._changed.wait()
+                continue
             try:
-                await asyncio.wait_for(self._changed.wait(), None if wait < 0 else max(wait, MIN_INTERVAL))
+                await asyncio.wait_for(self._changed.wait(), max(wait, MIN_INTERVAL))
             except asyncio.TimeoutError:
                 pass
 
@@ -177,6 +183,7 @@ class Limiter:
             pause = retry_after if retry_after is not None else 1.0
             self.cooldown_until = max(self.cooldown_until, self.clock() + pause)
         elif ok:
+            self.answered += 1
             self.window = min(float(self.cap), self.window + 1.0 / max(self.window, 1.0))
         self._changed.set()
 
@@ -219,6 +226,7 @@ class Known:
 
     limits: dict[str, float]
     latency: float | None
+    silent: bool = False  # answers came and none carried rate-limit headers: probing it learns nothing
 
 
 _known: dict[str, Known] = {}
@@ -229,7 +237,8 @@ def remember(backend: str, limiter: Limiter, latency: float | None) -> None:
     limits = {_PER_MINUTE[axis]: b.limit for axis, b in limiter.buckets.items()}
     before = _known.get(backend)
     _known[backend] = Known(limits or (before.limits if before else {}),
-                            latency if latency is not None else (before.latency if before else None))
+                            latency if latency is not None else (before.latency if before else None),
+                            silent=not limits and limiter.answered > 0 and not (before and before.limits))
 
 
 def recall(backend: str) -> Known | None:

@@ -196,11 +196,14 @@ def _run(rows: Rows, plan: Plan, client: Any, store: ResultStore, schema: Any, c
     line = ProgressLine(tally, f"map {plan.map_id}", enabled=progress)
     box: dict[str, Engine] = {}
 
+    host = urlsplit(client.base_url).netloc
+
     def price_of(message: Any) -> float | None:
-        return price(message.usage, message.model, client.profile.name, urlsplit(client.base_url).netloc)
+        return price(message.usage, message.model, client.profile.name, host)
 
     async def go() -> dict[str, Outcome]:
-        limiter = limits_mod.Limiter(concurrency, limits)
+        known = limits_mod.recall(backend)
+        limiter = limits_mod.Limiter(concurrency, limits, probe=not (known is not None and known.silent))
         tally.limiter = limiter
         derived = derive(client, concurrency, lambda r: limiter.observe(r.headers, r.status_code))
         settings = Settings(plan.map_id, schema, on_error, retries_of(client), price_of)
