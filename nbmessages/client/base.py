@@ -123,6 +123,11 @@ class BaseClient:
             new.observers = [*new._made, *new._extra]
         return new
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options this client was made with, as ``copy()`` starts from them (the backend aside)."""
+        return dict(self._options)
+
     def copy(self, **overrides: Any) -> Self:
         """A client like this one (same key, backend, budget, ledger, observers…), with ``overrides`` changed."""
         return self.from_client(self, **overrides)

@@ -121,3 +121,42 @@ def test_without_the_shared_limit_the_workers_overrun_it(cluster, tmp_path):
         result = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=20, concurrency=4).compute()
         assert server.rate_limited > 0  # the test above has teeth
     assert len(result) == 12
+
+
+def test_a_dask_map_run_again_sends_only_what_is_not_answered_yet(cluster, tmp_path):
+    ledger = str(tmp_path / "usage.sqlite")
+    with start(pace=0, ttft=0) as server:
+        client = Client(base_url=server.base_url, api_key="t", ledger=ledger)
+        nbmessages.map(questions(4), "Answer: {q}", client=client, max_tokens=20, progress=False)  # pandas first
+        ddf = dd.from_pandas(questions(8), npartitions=2)
+        first = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=20, name="resumed").compute()
+        assert server.requests_served == 8 and first["status"].value_counts()["cached"] == 4
+        again = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=20).compute()
+        assert server.requests_served == 8 and set(again["status"]) == {"cached"} and again["cost_usd"].sum() == 0
+        fresh = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=20, cache=False).compute()
+        assert server.requests_served == 16 and set(fresh["status"]) == {"ok"}
+    calls = nbmessages.usage(ledger=ledger)
+    assert (calls["tags"].str.contains('"map": "resumed"')).sum() == 4  # the named map's own calls, by its id
+
+
+def test_a_dask_map_carries_the_clients_options_and_on_error(cluster, tmp_path):
+    with start(pace=0, ttft=0) as server:
+        client = Client(base_url=server.base_url, api_key="t", ledger=str(tmp_path / "u.sqlite"),
+                        default_headers={"x-nbmessages-fault": "overloaded"}, tags={"team": "nlp"})
+        ddf = dd.from_pandas(questions(2), npartitions=1)
+        out = nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=20).compute()
+        assert set(out["error_type"]) == {"overloaded_error"}  # the workers sent the client's headers
+        with pytest.raises(nbmessages.APIError):
+            nbmessages.map(ddf, "Answer: {q}", client=client, max_tokens=20, on_error="raise", cache=False).compute()
+    assert set(nbmessages.usage(ledger=str(tmp_path / "u.sqlite"), tags={"team": "nlp"})["outcome"]) == {"overloaded_error"}
+
+
+def test_what_a_dask_map_cannot_do_is_refused_before_anything_runs(server):
+    ddf = dd.from_pandas(questions(2), npartitions=1)
+    client = Client(base_url=server.base_url, api_key="t", ledger=False)
+    with pytest.raises(ValueError, match="dry_run: a preview needs every row"):
+        nbmessages.map(ddf, "Answer: {q}", client=client, dry_run=True)
+    with pytest.raises(ValueError, match="mode='batch'"):
+        nbmessages.map(ddf, "Answer: {q}", client=client, mode="batch")
+    with pytest.raises(ValueError, match="budget: the workers of a Dask map"):
+        nbmessages.map(ddf, "Answer: {q}", client=client.copy(budget=1.0))

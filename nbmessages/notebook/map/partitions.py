@@ -8,7 +8,8 @@ the user's ledger file (SQLite in WAL mode takes several processes at once).
 
 Identical requests are sent once per map call, across partitions too: each partition claims its requests'
 hashes in the ledger (``claims.py``) and takes the answers of the others from ``map_results``. Without a
-ledger file each partition dedupes only its own rows.
+ledger file each partition dedupes only its own rows. Answers stored by an earlier map (real time or Dask) of
+the same requests to the same backend are not asked again (``cache=False`` asks again): a Dask map resumes.
 
 Ray: ``ds.map_batches(fn, batch_format="pandas")``; Spark: ``sdf.mapInPandas(lambda it: map(fn, it), schema)``.
 Outside Dask (no semaphore) the limit is per process: give each process its share (``rpm / processes``).
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _clients: dict[tuple[Any, ...], Client] = {}
+CARRIED = ("anthropic_version", "default_headers", "timeout", "deadline", "tags", "log_content", "app_url",
+           "app_title", "app_categories", "openrouter_cache", "openrouter_metadata")
+"""The user's client options each worker's client is made with too (the picklable ones)."""
 _semaphores: dict[str, Any] = {}  # one distributed.Semaphore per name per process: registered once
 _shared_lock = threading.Lock()
 
@@ -110,6 +114,9 @@ class PartitionMap:
     concurrency: int = 4
     max_retries: int = 4
     run: str = field(default_factory=lambda: f"dask-{uuid.uuid4().hex[:12]}")  # partitions share its claims
+    cache: bool = True  # take answers stored by earlier maps instead of asking again
+    on_error: str = "return"  # "raise": the first failed request fails its partition (and the compute)
+    client_options: dict[str, Any] = field(default_factory=dict, repr=False)  # headers may hold secrets
 
     def meta(self, like: pd.DataFrame) -> pd.DataFrame:
         """The empty result frame Dask is given as ``meta`` (so it never calls the model to guess it)."""
@@ -132,11 +139,16 @@ class PartitionMap:
         """Each distinct request's outcome: sent here if this partition won its claim, else another's answer."""
         ledger = ledger_of(client)
         store = ResultStore(ledger)
-        claims = Claims(ledger, self.run) if ledger is not None and ledger.path != ":memory:" else None
+        answers: dict[str, Outcome] = {}
+        if self.cache:
+            stored = store.find(list(unique))
+            answers.update({k: Outcome("cached", got.message, [got.message], parse_answer(got.message, schema)[0],
+                                       0.0, got.duration) for k, got in stored.items()})
+            unique = {k: r for k, r in unique.items() if k not in stored}
+        claims = Claims(ledger, self.run) if unique and ledger is not None and ledger.path != ":memory:" else None
         send = claims.claim(owner, list(unique)) if claims is not None else list(unique)
         won = set(send)
         waiting = [k for k in unique if k not in won]
-        answers: dict[str, Outcome] = {}
         while send or waiting:
             answers.update(self._send(client, {k: unique[k] for k in send}, schema, store, claims, owner))
             send = []
@@ -170,13 +182,13 @@ class PartitionMap:
 
     def client(self) -> Client:
         """This process's client for the map (built once per process and shared by its partitions)."""
-        key = (self.base_url, self.profile, self.ledger, self.max_retries)
+        key = (self.base_url, self.profile, self.ledger, self.max_retries, repr(sorted(self.client_options.items())))
         with _shared_lock:
             if key not in _clients:
                 key_text = self.api_key.get_secret_value() if self.api_key is not None else None
                 _clients[key] = Client(key_text, self.base_url, profile=self.profile,
                                        ledger=self.ledger if self.ledger is not None else False,
-                                       max_retries=self.max_retries)
+                                       max_retries=self.max_retries, **self.client_options)
             return _clients[key]
 
     def _slots(self) -> Any:
@@ -203,8 +215,10 @@ class PartitionMap:
             slots.acquire()
         started = time.monotonic()
         try:
-            message = client.messages.create(request, tags={"map": "dask"})
+            message = client.messages.create(request, tags={"map": self.run})
         except (APIError, RequestValidationError) as exc:
+            if self.on_error == "raise":
+                raise
             return Outcome("error", error_type=getattr(exc, "error_type", None) or type(exc).__name__,
                            error_message=str(exc), duration=time.monotonic() - started)
         finally:
@@ -255,16 +269,27 @@ def one_second(rpm: float | None) -> int:
 
 
 def partition_function(prompt: str | None, *, client: Any = None, rpm: float | None = None,
-                       leases: int | None = None,
-                       concurrency: int = 4, ledger: str | None = None, **options: Any) -> PartitionMap:
-    """The picklable pandas → pandas function of ``map(prompt, **options)`` for any engine's workers."""
+                       leases: int | None = None, concurrency: int = 4, ledger: str | None = None,
+                       cache: bool = True, on_error: str = "return", name: str | None = None,
+                       **options: Any) -> PartitionMap:
+    """The picklable pandas → pandas function of ``map(prompt, **options)`` for any engine's workers.
+
+    ``name``: the map's id (its calls' ``map`` tag; default ``dask-`` and a random suffix, one per call)."""
     client = client if client is not None else Client()
     Request(messages="x", **request_options(dict(options))[0])  # bad options fail here, before any worker runs
+    if client.budget is not None:
+        raise ValueError("budget: the workers of a Dask map cannot be held to this client's budget; preview the "
+                         "cost (map(ddf.head(1000), …, dry_run=True)) and map with a client without one")
+    carried = {k: v for k, v in client.options.items() if k in CARRIED and v not in (None, {}, False)}
     if ledger is None:
         found = next((o.ledger for o in client.observers if hasattr(o, "ledger")), None)
         ledger = found.path if found is not None and found.path != ":memory:" else None
-    return PartitionMap(prompt, options, client.base_url, client.profile.name, client.api_key, ledger, rpm,
-                        leases or one_second(rpm), None, concurrency)
+    fn = PartitionMap(prompt, options, client.base_url, client.profile.name, client.api_key, ledger, rpm,
+                      leases or one_second(rpm), None, concurrency, cache=cache, on_error=on_error,
+                      client_options=carried)
+    if name is not None:
+        fn.run = name
+    return fn
 
 
 def _dask_client() -> Any:
@@ -281,7 +306,9 @@ def _dask_client() -> Any:
 
 def map_dask(ddf: Any, prompt: str | None, *, client: Any = None, limits: dict[str, float] | None = None,
              concurrency: int = 4, leases: int | None = None, **options: Any) -> Any:
-    """``nbmessages.map`` over a Dask DataFrame: lazy, through ``map_partitions`` with an explicit meta."""
+    """``nbmessages.map`` over a Dask DataFrame: lazy, through ``map_partitions`` with an explicit meta.
+
+    ``options``: the request settings, and ``cache``, ``on_error``, ``name`` as for a pandas frame."""
     rpm = (limits or {}).get("rpm")
     fn = partition_function(prompt, client=client, rpm=rpm, leases=leases, concurrency=concurrency, **options)
     cluster = _dask_client()

@@ -147,7 +147,9 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
     if type(data).__module__.startswith("dask."):  # a Dask DataFrame: lazily, partition by partition
         from .partitions import map_dask
 
-        return map_dask(data, prompt, client=client, limits=limits, concurrency=concurrency, **options)
+        _refuse_for_dask(dry_run, mode)
+        return map_dask(data, prompt, client=client, limits=limits, concurrency=concurrency, cache=cache,
+                        on_error=on_error, name=name, **options)
     params, schema = request_options(options)
     rows = build(data, prompt, params)
     if client is None:
@@ -165,6 +167,16 @@ def map(  # noqa: A001 - the public name, as in the issue: nbmessages.map
         return run_batch(rows, plan, client, store, schema, progress,
                          BatchOptions(retry_failed=retry_failed, **(batch or {})))
     return _run(rows, plan, client, store, schema, concurrency, limits, on_error, progress, backend, provider)
+
+
+def _refuse_for_dask(dry_run: bool, mode: str) -> None:
+    """What a Dask DataFrame cannot do here, said before anything is computed or sent."""
+    if dry_run:
+        raise ValueError("dry_run: a preview needs every row here; preview a sample (map(ddf.head(1000), …, "
+                         "dry_run=True)) or a computed frame (ddf.compute())")
+    if mode == "batch":
+        raise ValueError("mode='batch' sends the rows as Message Batches from this machine: give a pandas "
+                         "frame (ddf.compute()); the Dask path is real time")
 
 
 def _preview(plan: Plan, n_rows: int, client: Any, concurrency: int, limits: dict[str, float] | None,
