@@ -45,7 +45,8 @@ def _session(connections: int) -> Any:
     per request and response), no proxy or netrc lookups from the environment (aiohttp's default)."""
     import aiohttp
 
-    connector = aiohttp.TCPConnector(limit=connections, ssl=_ssl_context())
+    # idle connections kept 5 s, as httpx keeps them (aiohttp's 15 s outlives some servers' idle timeouts)
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=5.0, ssl=_ssl_context())
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
 
 
