@@ -15,6 +15,7 @@ from .batches import AsyncBatches
 from .deadlines import CallClock
 from .errors import error_from_response
 from .openrouter import account_data, check_account_api, generation_query
+from .pool import DirectPool
 from .responses import parsed
 from .streams import AsyncMessageStream
 
@@ -23,9 +24,9 @@ class AsyncClient(BaseClient):
     """The asynchronous client: ``await client.messages.create(...)``; ``async with client.messages.stream(...)``."""
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
-                 http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
+                 http_client: httpx.AsyncClient | DirectPool | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
-        self._http = self._recorded(http_client or httpx.AsyncClient(timeout=self.timeout))
+        self._http: httpx.AsyncClient | DirectPool = self._recorded(http_client or httpx.AsyncClient(timeout=self.timeout))
         self.messages = AsyncMessages(self)
         self.openrouter = AsyncOpenRouterAPI(self)
         self.models = AsyncModels(self)

@@ -31,12 +31,13 @@ from .config import Settings, resolve
 from .deadlines import CallClock
 from .errors import APIConnectionError, APIError, APITimeoutError
 from .openrouter import Extras
+from .pool import DirectPool
 from .responses import message_from
 from .retries import retry_delay, should_retry
 from .streams import StreamBase
 
 log = logging.getLogger("nbmessages")
-HTTP = TypeVar("HTTP", httpx.Client, httpx.AsyncClient)
+HTTP = TypeVar("HTTP", bound="httpx.Client | httpx.AsyncClient | DirectPool")
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2

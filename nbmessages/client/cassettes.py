@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .pool import DirectPool
+
 if TYPE_CHECKING:
     from ..local.cassette import Cassette
 
@@ -105,8 +107,8 @@ class AsyncRecordingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def recording(http_client: httpx.Client | httpx.AsyncClient, path: str | Path) -> None:
-    """Make an httpx client record every exchange into the cassette at ``path``."""
+def recording(http_client: httpx.Client | httpx.AsyncClient | DirectPool, path: str | Path) -> None:
+    """Make an httpx client (or a pool of ours) record every exchange into the cassette at ``path``."""
     from ..local.cassette import Cassette  # the server package loads only when someone records
 
     key = Path(path).resolve()
@@ -114,8 +116,10 @@ def recording(http_client: httpx.Client | httpx.AsyncClient, path: str | Path) -
         cassette = _cassettes.get(key)
         if cassette is None:
             cassette = _cassettes[key] = Cassette.open(key)
+    if isinstance(http_client, DirectPool):
+        http_client.transport = AsyncRecordingTransport(http_client.transport, cassette)
     # httpx has no public way to wrap an existing client's transport; swapping it keeps the user's settings
-    if isinstance(http_client, httpx.AsyncClient):
+    elif isinstance(http_client, httpx.AsyncClient):
         http_client._transport = AsyncRecordingTransport(http_client._transport, cassette)  # noqa: SLF001
     else:
         http_client._transport = RecordingTransport(http_client._transport, cassette)  # noqa: SLF001

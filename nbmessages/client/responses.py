@@ -17,7 +17,14 @@ _SHOWN = 120  # characters of a wrong body quoted in the error
 
 def message_from(response: httpx.Response) -> Message:
     """The Message of a non-streamed answer; a body that is not one raises MalformedResponseError."""
-    body = json_body(response, "a Message")
+    try:  # the answer as it nearly always is, parsed straight from the bytes (half the time of loads + validate)
+        message = Message.model_validate_json(response.content)
+    except ValidationError:
+        pass
+    else:
+        if message.type == "message" and "content" in message.model_fields_set:
+            return message
+    body = json_body(response, "a Message")  # what is wrong with it, then
     if not isinstance(body, dict):
         raise malformed(response, f"the body is a JSON {type(body).__name__}, not a Message object")
     kind = body.get("type", "message")

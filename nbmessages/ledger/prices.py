@@ -126,12 +126,14 @@ def _price_context(usage: Usage) -> dict[str, str] | None:
 
 
 def price_usage(
-    usage: Usage, model: str, provider: str | None = None, when: datetime | None = None
+    usage: Usage, model: str, provider: str | None = None, when: datetime | None = None, quiet: bool = False
 ) -> float | None:
-    """The table price in USD of one call's usage, or None (and one warning) if the model is unknown."""
+    """The table price in USD of one call's usage, or None (and one warning, unless ``quiet``) if the model is
+    unknown."""
     found = _lookup(model, provider) if model else None
     if found is None:
-        _warn_unknown(model or "<no model>")
+        if not quiet:
+            _warn_unknown(model or "<no model>")
         return None
     when = when or datetime.now(timezone.utc)
     split, details, tools = usage.cache_creation, usage.output_tokens_details, usage.server_tool_use
@@ -141,7 +143,7 @@ def price_usage(
            usage.speed, usage.service_tier)
     # priced once per distinct usage a day: the ledger and the front ends price the same call, and a map's
     # rows often use the same counts; price tables change by the day at most
-    return _priced(model, provider, when, key, usage)
+    return _priced(model, provider, when, key, usage, quiet)
 
 
 _cache: dict[tuple[Any, ...], float] = {}
@@ -158,12 +160,17 @@ def clear_priced() -> None:
     _cache.clear()
 
 
-def _priced(model: str, provider: str | None, when: datetime, key: tuple[Any, ...], usage: Usage) -> float:
+def _priced(model: str, provider: str | None, when: datetime, key: tuple[Any, ...], usage: Usage,
+            quiet: bool = False) -> float:
     """The price of a usage (``key`` holds its counts), computed once per model, provider, UTC day and counts."""
     full = (model, provider, when.astimezone(timezone.utc).date(), key)
     found = _cache.get(full)
     if found is not None:
         return found
+    if quiet:  # genai-prices' own warnings, silenced only here: an answer from the cache never warns
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _priced(model, provider, when, key, usage)
     prov, info = _lookup(model, provider)  # type: ignore[misc]
     calc = info.calc_price(_genai_usage(usage), prov, genai_request_timestamp=when, price_context=_price_context(usage))
     if len(_cache) >= _CACHE_SIZE:
@@ -178,8 +185,12 @@ def cost_of(
     provider: str | None = None,
     when: datetime | None = None,
     response_cache_hit: bool = False,
+    quiet: bool = False,
 ) -> Cost:
-    """The cost of one call: $0 for a response-cache HIT, the provider's cost, else the price table, else unknown."""
+    """The cost of one call: $0 for a response-cache HIT, the provider's cost, else the price table, else unknown.
+
+    ``quiet``: no warnings (a front end showing a cost the ledger has already warned about).
+    """
     if response_cache_hit:
         return Cost(0.0, RESPONSE_CACHE)
     if usage is None:
@@ -187,11 +198,12 @@ def cost_of(
     if usage.cost is not None:
         return Cost(float(usage.cost), PROVIDER)
     try:
-        usd = price_usage(usage, model, provider, when)
+        usd = price_usage(usage, model, provider, when, quiet)
         if usd is not None and usage.service_tier == "batch":
             return _batch_cost(usage, model, provider, when, usd)
     except (ValueError, TypeError, ArithmeticError) as exc:  # inconsistent counts
-        warnings.warn(f"nbmessages: could not price a call to {model!r}: {exc}", stacklevel=2)
+        if not quiet:
+            warnings.warn(f"nbmessages: could not price a call to {model!r}: {exc}", stacklevel=2)
         return Cost(None, UNKNOWN)
     return Cost(usd, PRICE_TABLE if usd is not None else UNKNOWN)
 

@@ -172,6 +172,34 @@ MAX_DEPTH = 200  # nesting levels of JSON a request may use; deeper is refused b
 
 def json_problem(body: Any) -> Problem | None:
     """What makes a body unsendable though it is JSON: nesting too deep, or a lone surrogate in a string."""
+    return None if _sendable(body) else _where_unsendable(body)
+
+
+def _sendable(body: Any) -> bool:
+    """Whether nothing in ``body`` is nested too deep or holds a lone surrogate: the walk of every request, so
+    it builds no paths (``_where_unsendable`` finds the place once something is wrong)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+            continue
+        if isinstance(value, BaseModel):
+            value = {k: v for k, v in {**value.__dict__, **(value.model_extra or {})}.items() if v is not None}
+        if isinstance(value, dict):
+            stack += [(item, depth + 1) for pair in value.items() for item in pair]  # keys are strings too
+        elif isinstance(value, list):
+            stack += [(item, depth + 1) for item in value]
+    return True
+
+
+def _where_unsendable(body: Any) -> Problem | None:
     stack: list[tuple[Any, str, int]] = [(body, "", 1)]
     while stack:
         value, path, depth = stack.pop()

@@ -249,3 +249,24 @@ def test_profile_picks_another_backend_for_the_clients_settings(server, ledger, 
     assert {r["profile"] for r in rows} == {"openrouter"}  # the same ledger, the other backend
     with pytest.raises(ValueError, match="unknown profile 'openruter'"):
         nbmessages.map(REVIEWS.head(1), "{review}", client=c, profile="openruter", progress=False)
+
+
+def test_the_maps_pool_goes_straight_into_aiohttp_and_still_records_cassettes(server, tmp_path):
+    import json
+
+    import httpx
+    from httpx_aiohttp import AiohttpTransport
+
+    from nbmessages.client.pool import DirectPool
+    from nbmessages.notebook.map import clients
+
+    pool = clients.http_pool(httpx.Timeout(5), 50, lambda response: None)
+    assert isinstance(pool, DirectPool) and isinstance(pool.transport, AiohttpTransport)
+    again = clients.http_pool(httpx.Timeout(5), 50, lambda response: None)
+    assert again.transport.ssl_context is pool.transport.ssl_context  # type: ignore[union-attr]  # loaded once
+    cassette = tmp_path / "map.json"
+    client = nbmessages.Client(base_url=server.base_url, ledger=False, record=cassette)
+    out = nbmessages.map(REVIEWS, "Say: {review}", client=client, model="claude-haiku-4-5", max_tokens=20,
+                         progress=False)
+    assert (out["status"] != "error").all()
+    assert len(json.loads(cassette.read_text())) == 4  # the distinct requests, each recorded once

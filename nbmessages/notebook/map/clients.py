@@ -3,12 +3,15 @@
 It differs in two ways: the map retries by itself (so that a 429 slows every request down, not one), and its
 HTTP pool reports each response's headers to the limiter. With the ``map`` extra (httpx-aiohttp, the transport
 the official SDK offers too) the pool is aiohttp's: at 50 requests in flight it costs well under half the CPU
-of httpcore's, whose idle-connection checks grow with the pool (so there, few connections are kept alive).
+of httpcore's, whose idle-connection checks grow with the pool (so there, few connections are kept alive),
+and requests go straight into it (client.pool.DirectPool), past httpx.AsyncClient's layers.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -16,23 +19,41 @@ import httpx
 
 from ...client.asynchronous import AsyncClient
 from ...client.base import BaseClient
+from ...client.pool import DirectPool
 from .. import settings
 
 
 def http_pool(timeout: httpx.Timeout, concurrency: int,
-              on_response: Callable[[httpx.Response], None]) -> httpx.AsyncClient:
-    """An httpx pool with a keep-alive connection per concurrent request, reporting every response."""
-    async def report(response: httpx.Response) -> None:
-        on_response(response)
-
-    limits = httpx.Limits(max_connections=max(100, concurrency + 8), max_keepalive_connections=20)
+              on_response: Callable[[httpx.Response], None]) -> httpx.AsyncClient | DirectPool:
+    """An HTTP pool with a keep-alive connection per concurrent request, reporting every response."""
+    connections = max(100, concurrency + 8)
     try:
         from httpx_aiohttp import AiohttpTransport
     except ImportError:
+        async def report(response: httpx.Response) -> None:
+            on_response(response)
+
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=20)
         return httpx.AsyncClient(timeout=timeout, limits=limits, event_hooks={"response": [report]})
-    transport = AiohttpTransport(limits=httpx.Limits(max_connections=limits.max_connections,
-                                                     max_keepalive_connections=concurrency + 8))
-    return httpx.AsyncClient(timeout=timeout, transport=transport, event_hooks={"response": [report]})
+    # the session is made on the map's loop, at its first request
+    transport = AiohttpTransport(verify=_ssl_context(), client=functools.partial(_session, connections))
+    return DirectPool(transport, timeout, on_response)
+
+
+def _session(connections: int) -> Any:
+    """The aiohttp session of a map's pool: no cookie jar (the API authenticates by header; jars cost CPU
+    per request and response), no proxy or netrc lookups from the environment (aiohttp's default)."""
+    import aiohttp
+
+    # idle connections kept 5 s, as httpx keeps them (aiohttp's 15 s outlives some servers' idle timeouts)
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=5.0, ssl=_ssl_context())
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default SSL context (certifi's roots), made once: loading the roots takes tens of milliseconds."""
+    return httpx.create_ssl_context()
 
 
 def derive(client: BaseClient | None, concurrency: int, on_response: Callable[[httpx.Response], None]) -> AsyncClient:

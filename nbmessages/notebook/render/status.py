@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -73,12 +72,10 @@ def price(usage: Usage | None, model: str | None, profile: str | None = None, ho
         from ...ledger import prices  # the price tables load lazily and may be absent
     except ImportError:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the ledger already warns once about unknown prices
-        try:
-            return prices.cost_of(usage, model, prices.provider_id(profile, host)).usd
-        except Exception:  # noqa: BLE001 - a missing price must never cost the user the answer
-            return None
+    try:  # quietly: the ledger already warns once about unknown prices
+        return prices.cost_of(usage, model, prices.provider_id(profile, host), quiet=True).usd
+    except Exception:  # noqa: BLE001 - a missing price must never cost the user the answer
+        return None
 
 
 def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
