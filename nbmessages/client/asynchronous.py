@@ -18,6 +18,7 @@ from .openrouter import account_data, check_account_api, generation_query
 from .pool import DirectPool
 from .responses import parsed
 from .streams import AsyncMessageStream
+from .tls import ssl_context
 
 
 class AsyncClient(BaseClient):
@@ -26,7 +27,7 @@ class AsyncClient(BaseClient):
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  http_client: httpx.AsyncClient | DirectPool | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
-        self._http: httpx.AsyncClient | DirectPool = self._recorded(http_client or httpx.AsyncClient(timeout=self.timeout))
+        self._http: httpx.AsyncClient | DirectPool = self._recorded(http_client or httpx.AsyncClient(timeout=self.timeout, verify=ssl_context()))
         self.messages = AsyncMessages(self)
         self.openrouter = AsyncOpenRouterAPI(self)
         self.models = AsyncModels(self)

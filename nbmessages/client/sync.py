@@ -17,6 +17,7 @@ from .errors import error_from_response
 from .openrouter import account_data, check_account_api, generation_query
 from .responses import parsed
 from .streams import MessageStream
+from .tls import ssl_context
 
 
 class Client(BaseClient):
@@ -25,7 +26,7 @@ class Client(BaseClient):
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  http_client: httpx.Client | None = None, **options: Any) -> None:
         super().__init__(api_key, base_url, **options)
-        self._http = self._recorded(http_client or httpx.Client(timeout=self.timeout))
+        self._http = self._recorded(http_client or httpx.Client(timeout=self.timeout, verify=ssl_context()))
         self.messages = Messages(self)
         self.openrouter = OpenRouterAPI(self)
         self.models = Models(self)

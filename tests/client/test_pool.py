@@ -109,3 +109,14 @@ def test_a_closed_pool_refuses_to_send(server):
 
     with pytest.raises(RuntimeError, match="closed"):
         asyncio.run(main())
+
+
+def test_clients_share_one_ssl_context_until_its_variables_change(monkeypatch, tmp_path):
+    import ssl
+
+    from nbmessages.client.tls import ssl_context
+
+    first = ssl_context()
+    assert isinstance(first, ssl.SSLContext) and ssl_context() is first  # the roots are loaded once
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))  # a variable httpx reads: a context made for it
+    assert ssl_context() is not first

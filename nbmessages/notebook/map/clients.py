@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ import httpx
 from ...client.asynchronous import AsyncClient
 from ...client.base import BaseClient
 from ...client.pool import DirectPool
+from ...client.tls import ssl_context
 from .. import settings
 
 
@@ -36,7 +36,7 @@ def http_pool(timeout: httpx.Timeout, concurrency: int,
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=20)
         return httpx.AsyncClient(timeout=timeout, limits=limits, event_hooks={"response": [report]})
     # the session is made on the map's loop, at its first request
-    transport = AiohttpTransport(verify=_ssl_context(), client=functools.partial(_session, connections))
+    transport = AiohttpTransport(verify=ssl_context(), client=functools.partial(_session, connections))
     return DirectPool(transport, timeout, on_response)
 
 
@@ -46,14 +46,8 @@ def _session(connections: int) -> Any:
     import aiohttp
 
     # idle connections kept 5 s, as httpx keeps them (aiohttp's 15 s outlives some servers' idle timeouts)
-    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=5.0, ssl=_ssl_context())
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=5.0, ssl=ssl_context())
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """httpx's default SSL context (certifi's roots), made once: loading the roots takes tens of milliseconds."""
-    return httpx.create_ssl_context()
 
 
 def derive(client: BaseClient | None, concurrency: int, on_response: Callable[[httpx.Response], None]) -> AsyncClient:
