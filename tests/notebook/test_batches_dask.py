@@ -51,8 +51,8 @@ def test_dask_map_shares_one_rate_limit_across_workers(cluster, tmp_path):
         elapsed = time.monotonic() - started
         refused = server.rate_limited
     assert len(result) == 30 and set(result["status"]) == {"ok"} and sorted(result.index) == sorted(questions(30).index)
-    assert refused == 0  # the server's limit was never exceeded, by either worker
-    assert 30 / elapsed * 60 <= 120 * 1.01 + 2 * 60 / elapsed  # the limit, give or take the first leases
+    assert refused == 0, f"{refused} refused in {elapsed:.1f} s"  # the server's limit held, for both workers
+    assert 30 / elapsed * 60 <= 120 * 1.01 + 2 * 60 / elapsed, f"{elapsed:.2f} s"  # the limit, and first leases
     calls = nbmessages.usage(ledger=ledger)
     assert len(calls) == 30 and calls["outcome"].eq("ok").all()  # every worker's calls reached the ledger
 
