@@ -10,7 +10,7 @@ from typing import Any
 from ...request.builder import Request
 from ...types import RequestValidationError
 from .frame import Rows
-from .store import ResultStore, Stored, request_hash
+from .store import ResultStore, Stored, backend_hash, canonical
 
 CHARS_PER_TOKEN = 4.0  # the usual rule of thumb, corrected by the answers' real counts as they come in
 
@@ -60,12 +60,13 @@ def make_plan(rows: Rows, client: Any, store: ResultStore, cache: bool, name: st
             invalid[i] = request
             continue
         body = sent_body(client, request)
-        key = request_hash(profile, base_url, body)
+        text = canonical(body)  # made once: both hashes read it
+        key = backend_hash(profile, base_url, text)
         keys.append(key)
         if key not in jobs:
-            contents.add(request_hash("", "", body))
-            text = json.dumps({k: body.get(k) for k in ("system", "messages", "tools")}, ensure_ascii=False)
-            jobs[key] = Job(key, request, len(text), int(request.max_tokens or 0))
+            contents.add(backend_hash("", "", text))
+            size = json.dumps({k: body.get(k) for k in ("system", "messages", "tools")}, ensure_ascii=False)
+            jobs[key] = Job(key, request, len(size), int(request.max_tokens or 0))
     digest = hashlib.sha256("\n".join(sorted(contents)).encode()).hexdigest()[:12]
     map_id = name or f"map-{digest}"
     stored = store.find(jobs) if cache else {}

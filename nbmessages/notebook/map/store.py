@@ -27,9 +27,18 @@ _PUT = ("INSERT OR REPLACE INTO map_results (request_hash, map_id, ts, message, 
 
 def request_hash(profile: str, base_url: str, body: dict[str, Any]) -> str:
     """The sha256 (hex) of a backend and a body (``stream`` left out: both forms give the same answer)."""
-    canonical = json.dumps({k: v for k, v in body.items() if k != "stream"}, sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{profile}\n{base_url}\n{canonical}".encode()).hexdigest()
+    return backend_hash(profile, base_url, canonical(body))
+
+
+def canonical(body: dict[str, Any]) -> str:
+    """A body as the hashes read it: sorted keys, no spaces, ``stream`` left out."""
+    return json.dumps({k: v for k, v in body.items() if k != "stream"}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def backend_hash(profile: str, base_url: str, canonical_body: str) -> str:
+    """The sha256 (hex) of a backend and a canonical body (``request_hash`` of the body it came from)."""
+    return hashlib.sha256(f"{profile}\n{base_url}\n{canonical_body}".encode()).hexdigest()
 
 
 @dataclass
