@@ -32,7 +32,7 @@ from nbmessages.notebook.map.store import ResultStore
 CONCURRENCY = 50
 TTFT = 0.2
 MAX_TOKENS = 20
-REPEATS = 2
+REPEATS = 3
 
 
 def _rows(n: int, tag: str) -> pd.DataFrame:

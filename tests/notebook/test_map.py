@@ -270,3 +270,19 @@ def test_the_maps_pool_goes_straight_into_aiohttp_and_still_records_cassettes(se
                          progress=False)
     assert (out["status"] != "error").all()
     assert len(json.loads(cassette.read_text())) == 4  # the distinct requests, each recorded once
+
+
+def test_the_heap_before_a_map_is_left_out_of_collections_while_it_runs(client):
+    import gc
+
+    seen: list[int] = []
+
+    def lookup(city: str) -> str:
+        """The weather of a city."""
+        seen.append(gc.get_freeze_count())
+        return f"sunny in {city}"
+
+    out = nbmessages.map(pd.DataFrame({"city": ["Oslo"]}), "Use lookup for the weather in city={city}",
+                         client=client, tools=[lookup], max_tokens=200, progress=False)
+    assert out.loc[0, "status"] == "ok" and seen and seen[0] > 0  # frozen while the map ran
+    assert gc.get_freeze_count() == 0  # and given back to the collector after

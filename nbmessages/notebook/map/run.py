@@ -8,9 +8,11 @@ interrupt stops sending at once and the partial frame comes back, finished rows 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,6 +75,21 @@ def _in_thread(make: Callable[[], Coroutine[Any, Any, Any]], tick: Callable[[], 
     if "error" in box:
         raise box["error"]
     return box.get("value"), interrupted
+
+
+@contextlib.contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """The objects alive before the map (the notebook's data) left out of the collector's scans meanwhile:
+    a full collection walks every tracked object, and a map's answers trigger several (``gc.freeze``).
+    Nothing is frozen when something else already froze the heap (its unfreeze is its own)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _latency_seen(ledger: Any, model: str) -> float | None:
@@ -232,7 +249,8 @@ def _run(rows: Rows, plan: Plan, client: Any, store: ResultStore, schema: Any, c
         if "engine" in box:
             box["engine"].stop("interrupted")
 
-    sent, _ = _in_thread(go, line.update, interrupt)
+    with _heap_frozen():
+        sent, _ = _in_thread(go, line.update, interrupt)
     tally.ended = time.monotonic()
     engine = box["engine"]
     notes = {"interrupted": "⏹ Interrupted: finished rows are kept; run the same map again to send the rest.",
