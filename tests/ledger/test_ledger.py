@@ -274,24 +274,24 @@ def test_calls_to_the_offline_model_are_marked_simulated(tmp_path, server) -> No
     assert all(r["cost_usd"] > 0 for r in led.rows())  # still priced: what the call would cost
 
 
-def test_version_4_adds_the_output_counted_and_simulated_flags(tmp_path) -> None:
-    path = tmp_path / "v3.sqlite"
+def _migrated_from(tmp_path, version: int, row_sql: str) -> Ledger:
+    """A ledger file written at schema ``version`` with one row (``row_sql``), opened now: migrated to the latest."""
+    path = tmp_path / f"v{version}.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, MIGRATIONS[:3])
-    conn.execute("INSERT INTO calls (id, ts, outcome) VALUES ('old', 1, 'ok')")
+    migrate(conn, MIGRATIONS[:version])
+    conn.execute(row_sql)
     conn.close()
-    led = Ledger(path)
+    return Ledger(path)
+
+
+def test_version_4_adds_the_output_counted_and_simulated_flags(tmp_path) -> None:
+    led = _migrated_from(tmp_path, 3, "INSERT INTO calls (id, ts, outcome) VALUES ('old', 1, 'ok')")
     assert led.schema_version == len(MIGRATIONS)
     assert {k: led.rows()[0][k] for k in ("output_counted", "simulated")} == {"output_counted": None, "simulated": None}
 
 
 def test_version_5_adds_the_openrouter_columns_after_version_4(tmp_path) -> None:
-    path = tmp_path / "v4.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, MIGRATIONS[:4])
-    conn.execute("INSERT INTO calls (id, ts, outcome, simulated) VALUES ('old', 1, 'ok', 0)")
-    conn.close()
-    led = Ledger(path)
+    led = _migrated_from(tmp_path, 4, "INSERT INTO calls (id, ts, outcome, simulated) VALUES ('old', 1, 'ok', 0)")
     assert led.schema_version == len(MIGRATIONS)
     row = led.rows()[0]
     assert row["simulated"] == 0
@@ -300,12 +300,7 @@ def test_version_5_adds_the_openrouter_columns_after_version_4(tmp_path) -> None
 
 
 def test_versions_6_and_7_add_the_map_and_batch_tables_after_main_s_five(tmp_path) -> None:
-    path = tmp_path / "v5.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, MIGRATIONS[:5])
-    conn.execute("INSERT INTO calls (id, ts, outcome, routing) VALUES ('old', 1, 'ok', 'r')")
-    conn.close()
-    led = Ledger(path)
+    led = _migrated_from(tmp_path, 5, "INSERT INTO calls (id, ts, outcome, routing) VALUES ('old', 1, 'ok', 'r')")
     assert led.schema_version == len(MIGRATIONS)
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"calls", "map_results", "batch_runs", "batch_jobs", "batch_rows"} <= tables
@@ -313,12 +308,7 @@ def test_versions_6_and_7_add_the_map_and_batch_tables_after_main_s_five(tmp_pat
 
 
 def test_version_8_adds_batch_bodies_and_map_claims_after_version_7(tmp_path) -> None:
-    path = tmp_path / "v7.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, MIGRATIONS[:7])
-    conn.execute("INSERT INTO batch_runs (run, created, custom_ids) VALUES ('old', 1, '[\"a\"]')")
-    conn.close()
-    led = Ledger(path)
+    led = _migrated_from(tmp_path, 7, "INSERT INTO batch_runs (run, created, custom_ids) VALUES ('old', 1, '[\"a\"]')")
     assert led.schema_version == 8 == len(MIGRATIONS)
     tables = {r[0] for r in led.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"batch_bodies", "map_claims"} <= tables
