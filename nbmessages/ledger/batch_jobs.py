@@ -12,16 +12,15 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from .store import Ledger, to_micros
+from .schema import now_micros, parameter_chunks
+from .store import Ledger
 
 FINAL = ("succeeded", "errored", "canceled", "expired")
 COLLECTED = "collected"
 SUBMITTING = "submitting"  # recorded, create sent or about to be: the provider may or may not have the batch
 PLACEHOLDER = "submitting-"  # the batch_id prefix of a record whose create has not answered
-_CHUNK = 900  # SQLite's default limit on bound parameters is 999
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,6 @@ class Job:
     status: str  # submitting | in_progress | canceling | ended | collected
     counts: dict[str, int]
     created: int = 0  # when it was recorded, microseconds since the epoch (before create was sent)
-
-
-def _now() -> int:
-    return to_micros(datetime.now(timezone.utc))
 
 
 _PUT_BODY = "INSERT OR IGNORE INTO batch_bodies (run, custom_id, body) VALUES (?, ?, ?)"
@@ -66,7 +61,7 @@ class BatchJobs:
     def add_run(self, run: str, custom_ids: Sequence[str], bodies: dict[str, str]) -> None:
         """Remember a new run, its rows' custom ids and their request bodies (JSON), in one transaction."""
         self._write([("INSERT INTO batch_runs (run, created, custom_ids) VALUES (?, ?, ?)",
-                      (run, _now(), json.dumps(list(custom_ids))), False),
+                      (run, now_micros(), json.dumps(list(custom_ids))), False),
                      (_PUT_BODY, [(run, c, b) for c, b in bodies.items()], True)])
 
     def add_bodies(self, run: str, bodies: dict[str, str]) -> None:
@@ -79,8 +74,7 @@ class BatchJobs:
         """The request bodies (JSON) kept for these rows of a run."""
         found: dict[str, str] = {}
         conn = self.ledger.connection
-        for start in range(0, len(custom_ids), _CHUNK):
-            part = list(custom_ids[start:start + _CHUNK])
+        for part in parameter_chunks(custom_ids):
             sql = ("SELECT custom_id, body FROM batch_bodies "
                    f"WHERE run = ? AND custom_id IN ({', '.join('?' * len(part))})")
             found.update(conn.execute(sql, (run, *part)).fetchall())
@@ -99,7 +93,7 @@ class BatchJobs:
         placeholder = PLACEHOLDER + uuid.uuid4().hex
         self._write([
             ("INSERT INTO batch_jobs (batch_id, run, round, profile, base_host, created, status) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?)", (placeholder, run, round_, profile, base_host, _now(), SUBMITTING),
+             "VALUES (?, ?, ?, ?, ?, ?, ?)", (placeholder, run, round_, profile, base_host, now_micros(), SUBMITTING),
              False),
             ("INSERT INTO batch_rows (run, custom_id, batch_id, status) VALUES (?, ?, ?, 'submitted')",
              [(run, cid, placeholder) for cid in custom_ids], True),

@@ -7,8 +7,12 @@ neither imports the other's internals.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+MAX_PARAMETERS = 900  # bound parameters per statement: SQLite's default limit is 999
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 30_000
@@ -132,6 +136,17 @@ class CallsTable(Protocol):
 
     @property
     def read_uri(self) -> str | None: ...  # how readers open the file when it may not be written
+
+
+def parameter_chunks(items: Sequence[T]) -> Iterator[list[T]]:
+    """``items`` in runs small enough to bind in one statement (``... IN (?, ?, …)``)."""
+    for start in range(0, len(items), MAX_PARAMETERS):
+        yield list(items[start:start + MAX_PARAMETERS])
+
+
+def now_micros() -> int:
+    """Now, in microseconds since the epoch (the ledger's timestamps)."""
+    return to_micros(datetime.now(timezone.utc))
 
 
 def to_micros(when: datetime) -> int:

@@ -15,12 +15,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ...ledger.schema import now_micros, parameter_chunks
 from ...ledger.store import Ledger
 
 STALE = 30.0  # seconds without a beat before another partition takes a claim over
 BEAT = 2.0  # seconds between an owner's beats
 POLL = 0.05  # seconds between looks at the claims a partition waits for
-_CHUNK = 900  # SQLite's default limit on bound parameters is 999
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,6 @@ class Settled:
     error: str | None = None
 
 
-def _now() -> int:
-    return int(time.time() * 1e6)
-
-
-def _chunks(keys: Sequence[str]) -> Iterator[list[str]]:
-    for start in range(0, len(keys), _CHUNK):
-        yield list(keys[start:start + _CHUNK])
-
-
 class Claims:
     """The claims of one map call (``run``) in a ledger's ``map_claims`` table."""
 
@@ -50,9 +41,9 @@ class Claims:
     def claim(self, owner: str, keys: Sequence[str]) -> list[str]:
         """Claim these request hashes for ``owner``; returns the ones it is to send (won now, or earlier)."""
         mine: list[str] = []
-        now = _now()
+        now = now_micros()
         with self.ledger.transaction() as conn:
-            for part in _chunks(keys):
+            for part in parameter_chunks(keys):
                 conn.executemany("INSERT OR IGNORE INTO map_claims (run, request_hash, owner, state, ts) "
                                  "VALUES (?, ?, ?, 'claimed', ?)", [(self.run, k, owner, now) for k in part])
                 marks = ", ".join("?" * len(part))
@@ -68,7 +59,7 @@ class Claims:
         with self.ledger.transaction() as conn:
             conn.execute("UPDATE map_claims SET state = ?, error_type = ?, error = ?, ts = ? "
                          "WHERE run = ? AND request_hash = ?",
-                         ("done" if error_type is None else "error", error_type, error, _now(), self.run, key))
+                         ("done" if error_type is None else "error", error_type, error, now_micros(), self.run, key))
 
     @contextmanager
     def beating(self, owner: str) -> Iterator[None]:
@@ -79,7 +70,7 @@ class Claims:
             while not stop.wait(BEAT):
                 with self.ledger.transaction() as conn:
                     conn.execute("UPDATE map_claims SET ts = ? WHERE run = ? AND owner = ? AND state = 'claimed'",
-                                 (_now(), self.run, owner))
+                                 (now_micros(), self.run, owner))
 
         thread = threading.Thread(target=beat, name="nbmessages-claims", daemon=True)
         thread.start()
@@ -95,12 +86,12 @@ class Claims:
         taken: list[str] = []
         pending = list(keys)
         while pending:
-            stale = _now() - int(STALE * 1e6)
+            stale = now_micros() - int(STALE * 1e6)
             with self.ledger.transaction() as conn:
-                for part in _chunks(pending):
+                for part in parameter_chunks(pending):
                     marks = ", ".join("?" * len(part))
                     conn.execute(f"UPDATE map_claims SET owner = ?, ts = ? WHERE run = ? AND state = 'claimed' "
-                                 f"AND ts < ? AND request_hash IN ({marks})", (owner, _now(), self.run, stale, *part))
+                                 f"AND ts < ? AND request_hash IN ({marks})", (owner, now_micros(), self.run, stale, *part))
                     cur = conn.execute(f"SELECT request_hash, state, owner, error_type, error FROM map_claims "
                                        f"WHERE run = ? AND request_hash IN ({marks})", (self.run, *part))
                     for key, state, who, kind, error in cur:

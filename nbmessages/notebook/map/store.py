@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ...ledger.schema import now_micros, parameter_chunks
 from ...ledger.store import Ledger, LedgerObserver
 from ...types import Message
 
-_CHUNK = 900  # SQLite's default limit on bound parameters is 999
 FLUSH_EVERY = 0.1  # seconds
 _PUT = ("INSERT OR REPLACE INTO map_results (request_hash, map_id, ts, message, cost_usd, duration, extra) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -70,8 +69,7 @@ class ResultStore:
         wanted = list(dict.fromkeys(hashes))
         conn = self.ledger.connection
         found: dict[str, Stored] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            part = wanted[start:start + _CHUNK]
+        for part in parameter_chunks(wanted):
             sql = ("SELECT request_hash, message, cost_usd, duration, extra FROM map_results "
                    f"WHERE request_hash IN ({', '.join('?' * len(part))})")
             for key, message, cost, duration, extra in conn.execute(sql, part):
@@ -84,7 +82,7 @@ class ResultStore:
         """Keep one answer (a later answer to the same request replaces it), written at the next ``flush()``."""
         if self.ledger is None:
             return
-        self.pending.append((key, map_id, int(time.time() * 1e6),
+        self.pending.append((key, map_id, now_micros(),
                              message.model_dump_json(exclude_none=True, by_alias=True), cost_usd, duration,
                              json.dumps(extra) if extra else None))
 
