@@ -27,7 +27,7 @@ from .limits import InputEstimate, Limiter, RateLimitTooSmall
 from .plan import Job
 from .progress import Tally
 from .spend import SpendGate
-from .store import FLUSH_EVERY, ResultStore
+from .store import FLUSH_EVERY, ResultStore, Stored
 
 THROTTLE_RETRIES = 8  # 429/529 answers are paced by the limiter, so they may be retried more often
 
@@ -58,6 +58,13 @@ def parse_answer(message: Message, schema: type[BaseModel] | None) -> tuple[Any,
         return schema.model_validate_json(message.text), None
     except ValidationError as exc:
         return None, "; ".join(f"{'.'.join(map(str, e['loc'])) or '(answer)'}: {e['msg']}" for e in exc.errors())
+
+
+def stored_outcome(stored: Stored, schema: type[BaseModel] | None) -> Outcome:
+    """A stored answer as a row's outcome: ``cached`` at cost 0, or an error when it does not fit the schema."""
+    parsed, problem = parse_answer(stored.message, schema)
+    return Outcome("cached" if problem is None else "error", stored.message, [stored.message], parsed, 0.0,
+                   stored.duration, "validation_error" if problem else None, problem)
 
 
 class Engine:

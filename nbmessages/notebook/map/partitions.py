@@ -35,7 +35,7 @@ from ...ledger import prices
 from ...request.builder import Request
 from ...types import RequestValidationError
 from .claims import Claims, Settled
-from .engine import parse_answer
+from .engine import parse_answer, stored_outcome
 from .frame import Outcome, Rows, build, request_options, to_frame
 from .plan import sent_body
 from .store import ResultStore, ledger_of, request_hash
@@ -142,8 +142,7 @@ class PartitionMap:
         answers: dict[str, Outcome] = {}
         if self.cache:
             stored = store.find(list(unique))
-            answers.update({k: Outcome("cached", got.message, [got.message], parse_answer(got.message, schema)[0],
-                                       0.0, got.duration) for k, got in stored.items()})
+            answers.update({k: stored_outcome(got, schema) for k, got in stored.items()})
             unique = {k: r for k, r in unique.items() if k not in stored}
         claims = Claims(ledger, self.run) if unique and ledger is not None and ledger.path != ":memory:" else None
         send = claims.claim(owner, list(unique)) if claims is not None else list(unique)
@@ -238,8 +237,7 @@ def _from_others(settled: dict[str, Settled], store: ResultStore, schema: Any) -
     for key, got in settled.items():
         stored = found.get(key)
         if stored is not None:
-            out[key] = Outcome("cached", stored.message, [stored.message], parse_answer(stored.message, schema)[0],
-                               0.0, stored.duration)
+            out[key] = stored_outcome(stored, schema)
         else:
             out[key] = Outcome("error", error_type=got.error_type or "api_error",
                                error_message=got.error or "the partition that sent this request stored no answer")

@@ -21,7 +21,7 @@ from ..render.status import price
 from . import limits as limits_mod
 from .batch_mode import BatchOptions, run_batch
 from .clients import client_for, derive, retries_of
-from .engine import Engine, Settings, parse_answer
+from .engine import Engine, Settings, stored_outcome
 from .frame import Outcome, Rows, build, request_options, to_frame
 from .plan import Plan, make_plan
 from .preview import Estimate, estimate
@@ -111,11 +111,7 @@ def _row_outcomes(rows: Rows, plan: Plan, sent: dict[str, Outcome], schema: Any)
             error = plan.invalid[i]
             out.append(Outcome("error", error_type="invalid_request", error_message=str(error)))
         elif key in plan.stored:
-            stored = plan.stored[key]
-            parsed, problem = parse_answer(stored.message, schema)
-            status = "cached" if problem is None else "error"
-            out.append(Outcome(status, stored.message, [stored.message], parsed, 0.0, stored.duration,
-                               "validation_error" if problem else None, problem))
+            out.append(stored_outcome(plan.stored[key], schema))
         else:
             outcome = sent[key]
             if key in seen and outcome.status == "ok":  # the same request in another row: answered once
