@@ -83,6 +83,7 @@ class BaseClient:
         self._record_path = record or os.environ.get("NBMESSAGES_RECORD")
         self._settings: Settings = resolve(api_key, base_url, profile)
         self._urls: dict[str, tuple[Settings, httpx.URL]] = {}
+        self._header_sets: dict[tuple[Any, ...], tuple[Settings, httpx.Headers]] = {}
         _remember_secrets(self._settings, default_headers or {})
         self.anthropic_version = anthropic_version
         self.default_headers = dict(default_headers or {})
@@ -183,14 +184,26 @@ class BaseClient:
 
     # -- preparing a request
 
-    def _headers(self, stream: bool, req: Request | None = None) -> dict[str, str]:
+    def _header_set(self, stream: bool, req: Request | None = None) -> httpx.Headers:
+        """The headers of a call, made once per kind of call while the client's settings stay (shared: not to be
+        changed; httpx.Request copies them)."""
+        extras = self._extras(req)
+        kind = (stream, req is not None, extras, self.anthropic_version, tuple(self.default_headers.items()))
+        known = self._header_sets.get(kind)
+        if known is None or known[0] is not self._settings:
+            if len(self._header_sets) >= 64:  # per-call options vary: keep the recent kinds only
+                self._header_sets.clear()
+            known = self._header_sets[kind] = (self._settings, httpx.Headers(self._made_headers(stream, extras, req)))
+        return known[1]
+
+    def _made_headers(self, stream: bool, extras: Extras, req: Request | None) -> dict[str, str]:
         key = self.api_key.get_secret_value() if self.api_key else None
         headers = {
             "content-type": "application/json",
             "anthropic-version": self.anthropic_version,
             "user-agent": "nbmessages/0.1",
             **self.profile.extra_headers,
-            **self._extras(req).headers(self.profile, message_call=req is not None),
+            **extras.headers(self.profile, message_call=req is not None),
             **self.default_headers,
             **self.profile.auth_headers(key),
         }
@@ -203,7 +216,7 @@ class BaseClient:
 
     def request_headers(self, stream: bool = False) -> dict[str, str]:
         """The headers (key included) of a call to this backend that is not a message call."""
-        return self._headers(stream)
+        return dict(self._header_set(stream))
 
     def _extras(self, req: Request | None) -> Extras:
         """The OpenRouter options of a call: its own over the client's."""
@@ -230,12 +243,13 @@ class BaseClient:
     def encode(self, req: Request) -> bytes:
         """The JSON body this backend gets for ``req``; refused before sending past the API's size limit."""
         data = self.profile.body(req, req.extra_body)
-        problem = json_problem(data)  # what the server would refuse: too deep, or not encodable
-        if problem is not None:
-            raise RequestValidationError([problem])
         # the response cache keys on the body's SHA-256, so equal requests must serialise byte for byte alike
         canonical = self.profile.response_caching and self._extras(req).caching
-        content = json.dumps(data, ensure_ascii=False, sort_keys=canonical).encode()
+        try:  # a Request was checked when it was made; what fails here was changed since, or added by the profile
+            content = json.dumps(data, ensure_ascii=False, sort_keys=canonical).encode()
+        except (RecursionError, UnicodeEncodeError, ValueError) as exc:
+            problem = json_problem(data) or ("", f"it cannot be sent as JSON: {exc}")
+            raise RequestValidationError([problem]) from None
         if len(content) > MAX_BODY_BYTES:
             mb = len(content) / 2**20
             limit = MAX_BODY_BYTES / 2**20
@@ -249,7 +263,7 @@ class BaseClient:
         ``req``: the message call it sends (its per-call OpenRouter headers); ``params``: the URL's query.
         """
         return httpx.Request(method, self._url(path), content=content, params=params,
-                             headers=self._headers(stream, req))
+                             headers=self._header_set(stream, req))
 
     def count_body(self, request: Request | dict[str, Any] | None, params: dict[str, Any]) -> bytes:
         """The JSON body of a ``count_tokens`` call: the request checked, then only the fields it takes."""

@@ -97,6 +97,8 @@ class Extras:
 
     def over(self, base: Extras) -> Extras:
         """These options where set, else ``base``'s."""
+        if self == NOTHING:  # the options of nearly every call
+            return base
         pick = {k: getattr(self, k) if getattr(self, k) not in (None, ()) else getattr(base, k)
                 for k in self.__dataclass_fields__}
         return Extras(**pick)
@@ -131,6 +133,7 @@ class Extras:
         return out
 
 
+NOTHING = Extras()  # no option set
 _warned: set[tuple[str, str]] = set()
 
 

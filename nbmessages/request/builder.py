@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from ..types import Message, MessageCreateParams, RequestValidationError
+from ..types import Message, MessageCreateParams, MessageParam, RequestValidationError
+from ..types.request_checks import json_problem
 from ..types.validation import problems_from_pydantic, semantic_problems
 from .content import attachment, output_format, tool_from_function
 
@@ -59,6 +60,15 @@ class Request(MessageCreateParams):
         if "output_format" not in changes:
             new._output_type = self._output_type
         return new
+
+    def with_prompt(self, text: str) -> Request:
+        """This request with one user turn of ``text`` as its messages (a template filled row by row).
+
+        Only the new turn is checked: the rest was when this request was made, with a user turn of its own.
+        """
+        if not text.strip() or json_problem(text) is not None:  # the whole check names what is wrong
+            return self.replace(messages=text)
+        return self.model_copy(update={"messages": [MessageParam(role="user", content=text)]})
 
     @property
     def call_meta(self) -> dict[str, Any]:

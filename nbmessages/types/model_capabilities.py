@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ _NEW_NAME = re.compile(r"claude-(opus|sonnet|haiku)-(\d+)(?:[.-](\d{1,2}))?(?!\d
 _OLD_NAME = re.compile(r"claude-(\d+)(?:[.-](\d{1,2}))?-(opus|sonnet|haiku)")  # claude-3-5-sonnet-20241022
 
 
+@lru_cache(maxsize=512)  # every request asks, of a handful of models
 def capabilities(model: str) -> ModelCapabilities:
     """The capabilities of a model id (``claude-opus-4-8``, ``anthropic/claude-sonnet-4.5``, …)."""
     name = model.lower()

@@ -385,6 +385,30 @@ def test_bodies_the_server_would_refuse_are_refused_before_sending(server, ledge
     assert server.requests_served == served and ledger.rows() == []
 
 
+def test_a_request_changed_after_it_was_checked_is_refused_before_sending(server, ledger):
+    c = client(server, ledger=ledger)
+    req = nbmessages.Request(model="claude-sonnet-4-5", max_tokens=5, messages="fine")
+    req.messages[0].content = "caf\ud800e"  # pydantic does not check assignments
+    served = server.requests_served
+    with pytest.raises(nbmessages.RequestValidationError, match=r"messages\[0\]\.content: holds a lone surrogate"):
+        c.messages.create(req)
+    assert server.requests_served == served and ledger.rows() == []
+
+
+def test_headers_follow_the_clients_settings_as_they_change(server):
+    c = client(server)
+    seen: list[httpx.Headers] = []
+    c._http.event_hooks["request"].append(lambda request: seen.append(request.headers))
+    ask(c)
+    c.default_headers["x-team"] = "blue"  # the dict is the client's own: a change applies to the next call
+    ask(c)
+    ask(c, stream=False)
+    c.default_headers.pop("x-team")
+    ask(c)
+    assert [h.get("x-team") for h in seen] == [None, "blue", "blue", None]
+    assert all(h["anthropic-version"] and h["content-type"] == "application/json" for h in seen)
+
+
 def test_a_call_cut_off_by_cancellation_is_recorded_as_interrupted(slow_server):
     import asyncio
 

@@ -123,3 +123,21 @@ def test_one_request_type_for_every_front_end():
     req = Request.of({"model": "m", "max_tokens": 5, "messages": "hi"}, temperature=0.3)
     assert isinstance(req, Request) and req.temperature == 0.3
     assert Request.of(req) is req
+
+
+def test_with_prompt_is_the_request_a_full_build_gives_and_refuses_the_same():
+    def tool(city: str) -> str:
+        """Weather in a city."""
+        return city
+
+    options = dict(model="claude-sonnet-4-5", max_tokens=50, system="Be brief.", tools=[tool], temperature=0.2)
+    template = Request(messages="x", **options)
+    for text in ("What is 2 + 2?", "caf\u00e9 {braces} as written", "multi\nline"):
+        filled, built = template.with_prompt(text), Request(messages=text, **options)
+        assert filled.to_body() == built.to_body() and filled.functions.keys() == built.functions.keys()
+    for text in ("", "   ", "caf\ud800e"):
+        with pytest.raises(RequestValidationError) as filled_error:
+            template.with_prompt(text)
+        with pytest.raises(RequestValidationError) as built_error:
+            Request(messages=text, **options)
+        assert str(filled_error.value) == str(built_error.value) and "messages[0].content" in str(built_error.value)

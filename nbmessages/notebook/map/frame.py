@@ -111,26 +111,26 @@ def build(data: Any, prompt: str | None, params: dict[str, Any]) -> Rows:
     base = dict(params)
     if prompt is not None:
         _check_template(prompt, names)
-    Request(messages="x", **base)  # options wrong for every row: refused now, naming the field
+    template = Request(messages="x", **base)  # options wrong for every row: refused now, naming the field
     requests: list[Request | RequestValidationError] = []
     for item in items:
         try:
-            requests.append(_request(item, prompt, base))
+            requests.append(_request(item, prompt, base, template))
         except RequestValidationError as exc:
             requests.append(exc)
     return Rows(index, requests)
 
 
-def _request(item: Any, prompt: str | None, params: dict[str, Any]) -> Request:
+def _request(item: Any, prompt: str | None, params: dict[str, Any], template: Request) -> Request:
     if isinstance(item, Request):
         return item.replace(**params) if params else item
     if prompt is None:
         if not isinstance(item, str):
             raise RequestValidationError([("data", f"without a prompt template each item must be a prompt "
                                                    f"string or a Request, not {type(item).__name__}")])
-        return Request(messages=item, **params)
+        return template.with_prompt(item)
     namespace = item if isinstance(item, dict) else {"value": item}
-    return Request(messages=fill(prompt, namespace).text, **params)
+    return template.with_prompt(fill(prompt, namespace).text)
 
 
 # -- results
