@@ -4,7 +4,7 @@ Run: python benchmarks/bench_map.py [ROWS]   (default 2000)
 Targets:
   (a) ROWS rows at concurrency 50, time to first token 0.2 s, pace 0: wall time within 1.2x of the ideal
       (rows x latency / concurrency); at least the throughput of a hand-written AsyncAnthropic + Semaphore loop on
-      the same server and settings, with at most half its client CPU per row.
+      the same server and settings, with at most half its client CPU per row; a raw aiohttp loop shows the floor.
   (b) a server limited to 600 requests a minute: throughput at least 90 % of the limit, at most 1 % answered 429.
   (c) a run interrupted at 50 % and run again: requests sent in total at most 1.05 x the rows.
 The server of (a) runs in its own process (`python -m nbmessages serve`), so its CPU is not the client's.
@@ -91,19 +91,47 @@ def with_sdk(base_url: str, rows: pd.DataFrame) -> list[str]:
     return asyncio.run(run())
 
 
+def with_raw(base_url: str, rows: pd.DataFrame) -> list[str]:
+    """The floor: aiohttp alone on uvloop (what the map's pool is), a Semaphore, JSON in and out, nothing else."""
+    import json
+
+    import aiohttp
+    import uvloop
+
+    headers = {"content-type": "application/json", "x-api-key": "bench", "anthropic-version": "2023-06-01"}
+
+    async def run() -> list[str]:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY + 8),
+                                         cookie_jar=aiohttp.DummyCookieJar()) as session:
+            semaphore = asyncio.Semaphore(CONCURRENCY)
+
+            async def one(q: str) -> str:
+                body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": MAX_TOKENS,
+                                   "messages": [{"role": "user", "content": q}]}).encode()
+                async with semaphore, session.post(f"{base_url}/v1/messages", data=body, headers=headers) as r:
+                    return str(json.loads(await r.read())["content"][0]["text"])
+
+            return list(await asyncio.gather(*(one(q) for q in rows["q"])))
+
+    return uvloop.run(run())
+
+
 def bench_throughput(n: int, tmp: str) -> None:
     server = ServerProcess("--pace", "0", "--ttft", str(TTFT))
     try:
         with_sdk(server.base_url, _rows(20, "warm"))  # imports and connections warm for both
         with_map(server.base_url, _rows(20, "warm"), os.path.join(tmp, "warm.sqlite"))
+        with_raw(server.base_url, _rows(20, "warm"))
         ideal = n * TTFT / CONCURRENCY
-        runs: dict[str, list[tuple[float, float, object]]] = {"sdk": [], "map": []}
+        runs: dict[str, list[tuple[float, float, object]]] = {"sdk": [], "map": [], "raw": []}
         for i in range(REPEATS):  # interleaved, best of each: the machine is shared, its load comes and goes
             sdk_rows, map_rows, ledger = _rows(n, f"sdk{i}"), _rows(n, f"map{i}"), os.path.join(tmp, f"a{i}.sqlite")
             runs["sdk"].append(timed(lambda rows=sdk_rows: with_sdk(server.base_url, rows)))
             runs["map"].append(timed(lambda rows=map_rows, path=ledger: with_map(server.base_url, rows, path)))
+            runs["raw"].append(timed(lambda rows=_rows(n, f"raw{i}"): with_raw(server.base_url, rows)))
         sdk_wall, sdk_cpu = min(r[0] for r in runs["sdk"]), min(r[1] for r in runs["sdk"])
         map_wall, map_cpu = min(r[0] for r in runs["map"]), min(r[1] for r in runs["map"])
+        raw_wall, raw_cpu = min(r[0] for r in runs["raw"]), min(r[1] for r in runs["raw"])
         out = runs["map"][-1][2]
     finally:
         server.stop()
@@ -115,9 +143,13 @@ def bench_throughput(n: int, tmp: str) -> None:
           f"(target <= 1.2x)   {n / map_wall:7.1f} rows/s   client CPU {map_cpu / n * 1e3:.2f} ms/row   ({ok} ok)")
     print(f"    AsyncAnthropic + Semaphore              {sdk_wall:7.2f} s  = {sdk_wall / ideal:.2f}x ideal"
           f"                     {n / sdk_wall:7.1f} rows/s   client CPU {sdk_cpu / n * 1e3:.2f} ms/row")
+    print(f"    raw loop (aiohttp + uvloop, the floor)  {raw_wall:7.2f} s  = {raw_wall / ideal:.2f}x ideal"
+          f"                     {n / raw_wall:7.1f} rows/s   client CPU {raw_cpu / n * 1e3:.2f} ms/row")
     print(f"    throughput map / SDK {sdk_wall / map_wall:.2f}x (target >= 1.0); "
           f"CPU per row map / SDK {map_cpu / sdk_cpu:.2f} (target <= 0.5)  "
           f"[map CPU includes the ledger and the results table]")
+    print(f"    map over the raw loop: {map_wall / raw_wall:.2f}x the wall, {map_cpu / raw_cpu:.2f}x the CPU per row "
+          "(what validation, retries, limits, records and resume cost)")
 
 
 def bench_rate_limit(n: int, tmp: str) -> None:
