@@ -396,9 +396,8 @@ def test_a_request_changed_after_it_was_checked_is_refused_before_sending(server
 
 
 def test_headers_follow_the_clients_settings_as_they_change(server):
-    c = client(server)
     seen: list[httpx.Headers] = []
-    c._http.event_hooks["request"].append(lambda request: seen.append(request.headers))
+    c = client(server, http_client=httpx.Client(event_hooks={"request": [lambda r: seen.append(r.headers)]}))
     ask(c)
     c.default_headers["x-team"] = "blue"  # the dict is the client's own: a change applies to the next call
     ask(c)
