@@ -243,13 +243,12 @@ class BaseClient:
     def encode(self, req: Request) -> bytes:
         """The JSON body this backend gets for ``req``; refused before sending past the API's size limit."""
         data = self.profile.body(req, req.extra_body)
+        problem = json_problem(data)  # what the server would refuse: too deep, or not encodable
+        if problem is not None:
+            raise RequestValidationError([problem])
         # the response cache keys on the body's SHA-256, so equal requests must serialise byte for byte alike
         canonical = self.profile.response_caching and self._extras(req).caching
-        try:  # a Request was checked when it was made; what fails here was changed since, or added by the profile
-            content = json.dumps(data, ensure_ascii=False, sort_keys=canonical).encode()
-        except (RecursionError, UnicodeEncodeError, ValueError) as exc:
-            problem = json_problem(data) or ("", f"it cannot be sent as JSON: {exc}")
-            raise RequestValidationError([problem]) from None
+        content = json.dumps(data, ensure_ascii=False, sort_keys=canonical).encode()
         if len(content) > MAX_BODY_BYTES:
             mb = len(content) / 2**20
             limit = MAX_BODY_BYTES / 2**20

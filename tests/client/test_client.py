@@ -392,6 +392,13 @@ def test_a_request_changed_after_it_was_checked_is_refused_before_sending(server
     served = server.requests_served
     with pytest.raises(nbmessages.RequestValidationError, match=r"messages\[0\]\.content: holds a lone surrogate"):
         c.messages.create(req)
+    deep: list = ["x"]
+    for _ in range(250):  # deeper than the API takes, though json.dumps would still write it
+        deep = [deep]
+    req.messages[0].content = "fine"
+    req.extra_body = {"deep": deep}
+    with pytest.raises(nbmessages.RequestValidationError, match=r"nested more than 200"):
+        c.messages.create(req)
     assert server.requests_served == served and ledger.rows() == []
 
 
